@@ -1,0 +1,51 @@
+import { pino, type Logger, type DestinationStream } from "pino";
+
+/**
+ * Structured logging for all of Hearth (pino). Every log line passes through a redaction hook
+ * before it is written, so a secret value that slips into a message or field is replaced by its
+ * vault handle even in logs. The vault installs the hook with {@link setLogRedactor} as soon as it
+ * is unlocked.
+ */
+
+type Redact = (text: string) => string;
+let redactor: Redact = (text) => text;
+
+/** Install the function that replaces known secret values in log output (called by the vault). */
+export function setLogRedactor(fn: Redact): void {
+  redactor = fn;
+}
+
+/** Current log redactor (for components that write their own text files, e.g. the prompt trace). */
+export function redactForLog(text: string): string {
+  return redactor(text);
+}
+
+function redactingStream(inner: DestinationStream): DestinationStream {
+  return { write: (line: string) => inner.write(redactor(line)) };
+}
+
+let root: Logger | undefined;
+
+/**
+ * Configure the root logger. `destination` defaults to stderr so stdout stays free for the console
+ * chat and `--json` output.
+ */
+export function configureLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+  const dest = options.destination ?? pino.destination({ fd: 2, sync: true });
+  root = pino(
+    {
+      level: options.level ?? "info",
+      base: undefined,
+      // Field-level redaction for places where credentials are known to live.
+      redact: { paths: ["*.password", "*.token", "*.accessToken", "*.access_token", "headers.authorization"], censor: "[redacted]" },
+    },
+    redactingStream(dest),
+  );
+  return root;
+}
+
+/** Child logger for a component, e.g. `getLogger("matrix")`. */
+export function getLogger(component: string): Logger {
+  root ??= configureLogger();
+  return root.child({ component });
+}

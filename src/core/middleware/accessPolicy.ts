@@ -1,0 +1,49 @@
+import type { Middleware } from "../context.ts";
+import type { People } from "../people.ts";
+
+/** Options for {@link accessPolicy}. */
+export interface AccessPolicyOptions {
+  people: People;
+  /** Names the bot answers to in groups, lowercase (besides platform mentions). */
+  botNames: string[];
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Who may talk to Hearth, and when it listens in groups. Unknown senders get one polite refusal
+ * per day and cost no model time; in group chats Hearth answers only when mentioned, replied to,
+ * or addressed with a command, so family banter never reaches the model.
+ */
+export function accessPolicy(options: AccessPolicyOptions): Middleware {
+  const lastRefusal = new Map<string, number>();
+  const now = options.now ?? Date.now;
+  const nameRe = options.botNames.length
+    ? new RegExp(`(^|[^\\p{L}\\p{N}_])(${options.botNames.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})($|[^\\p{L}\\p{N}_])`, "iu")
+    : null;
+  return async (ctx, next) => {
+    const { msg } = ctx;
+    if (msg.chatType === "group") {
+      const addressed =
+        msg.mentionsBot || msg.replyToBot === true || msg.text.trimStart().startsWith("/") || (nameRe !== null && nameRe.test(msg.text));
+      if (!addressed) return;
+    }
+    const person = options.people.byIdentity(msg.sender.id);
+    if (!person) {
+      const t = now();
+      const last = lastRefusal.get(msg.sender.id);
+      ctx.log.info({ sender: msg.sender.id }, "message from someone not in people: refused");
+      if (last === undefined || t - last >= DAY_MS) {
+        lastRefusal.set(msg.sender.id, t);
+        await ctx.reply(
+          `Sorry, I only talk with the family members I know. Ask an admin to add "${msg.sender.id}" to the people list in Hearth's config.`,
+        );
+      }
+      return;
+    }
+    ctx.person = person;
+    await next();
+  };
+}
