@@ -44,8 +44,27 @@ export function configureLogger(options: { level?: string; destination?: Destina
   return root;
 }
 
-/** Child logger for a component, e.g. `getLogger("matrix")`. */
+/**
+ * Logger for a component, e.g. `getLogger("matrix")`. Safe to call at module load: the returned
+ * logger follows later {@link configureLogger} calls (level, destination) instead of keeping the
+ * root that existed when the module was imported.
+ */
 export function getLogger(component: string): Logger {
-  root ??= configureLogger();
-  return root.child({ component });
+  let boundTo: Logger | undefined;
+  let child: Logger | undefined;
+  const current = (): Logger => {
+    root ??= configureLogger();
+    if (boundTo !== root) {
+      boundTo = root;
+      child = root.child({ component });
+    }
+    return child!;
+  };
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      const target = current();
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -1,4 +1,4 @@
-import { AbortedError, ServiceError } from "../core/errors.ts";
+import { AbortedError, HearthError, ServiceError } from "../core/errors.ts";
 import { getLogger } from "../core/logger.ts";
 import { formatHandle } from "../vault/handles.ts";
 import { HaWebSocket } from "./haWebSocket.ts";
@@ -166,10 +166,12 @@ export class HaClient {
   async getRegistry(options: { refresh?: boolean; signal?: AbortSignal } = {}): Promise<HaRegistry> {
     const cached = this.#registry;
     if (cached && !options.refresh && Date.now() - cached.fetchedAt < this.#registryTtlMs) return cached;
-    this.#registryLoading ??= this.#loadRegistry(options.signal).finally(() => {
+    // The shared load runs without any one caller's signal (the per-call timeout still bounds it),
+    // so one caller giving up does not fail the others waiting on the same load.
+    this.#registryLoading ??= this.#loadRegistry().finally(() => {
       this.#registryLoading = undefined;
     });
-    return this.#registryLoading;
+    return abortable(this.#registryLoading, options.signal);
   }
 
   /** Raw WebSocket command for anything not wrapped above. */
@@ -182,23 +184,24 @@ export class HaClient {
     this.#ws.dispose();
   }
 
-  async #loadRegistry(signal?: AbortSignal): Promise<HaRegistry> {
+  async #loadRegistry(): Promise<HaRegistry> {
     const [areas, devices, entities] = await Promise.all([
-      this.#ws.command<HaArea[]>("config/area_registry/list", {}, signal),
-      this.#ws.command<HaDevice[]>("config/device_registry/list", {}, signal),
-      this.#ws.command<HaEntityEntry[]>("config/entity_registry/list", {}, signal),
+      this.#ws.command<HaArea[]>("config/area_registry/list"),
+      this.#ws.command<HaDevice[]>("config/device_registry/list"),
+      this.#ws.command<HaEntityEntry[]>("config/entity_registry/list"),
     ]);
     let exposed: Set<string> | undefined;
     try {
-      const res = await this.#ws.command<HaExposedEntities>("homeassistant/expose_entity/list", {}, signal);
+      const res = await this.#ws.command<HaExposedEntities>("homeassistant/expose_entity/list");
       exposed = new Set(
         Object.entries(res.exposed_entities ?? {})
           .filter(([, flags]) => flags["conversation"] === true)
           .map(([id]) => id),
       );
     } catch (err) {
-      if (!(err instanceof ServiceError) || err.code !== "HA_COMMAND_FAILED") throw err;
-      // Older HA (before 2023.5) has no exposure settings: fall back to people's scopes alone.
+      // Only a HA too old to have exposure settings (before 2023.5) falls back to people's scopes
+      // alone; any other failure must not silently widen what Hearth may touch.
+      if (!(err instanceof ServiceError) || err.code !== "HA_UNKNOWN_COMMAND") throw err;
       log.warn("Home Assistant has no Assist exposure list; only per-person scopes apply");
     }
     const registry: HaRegistry = { areas, devices, entities, exposed, fetchedAt: Date.now() };
@@ -239,7 +242,8 @@ export class HaClient {
       });
     } catch (err) {
       if (signal?.aborted) throw new AbortedError({ cause: signal.reason });
-      if (err instanceof ServiceError) throw err;
+      // The vault's own errors (locked, host not allowed) already say how to fix them.
+      if (err instanceof HearthError) throw err;
       throw this.#unreachable(timeout.aborted ? `no answer within ${this.#timeoutMs} ms` : "connection failed", err);
     }
     let text: string;
@@ -286,6 +290,17 @@ export class HaClient {
       { cause: new Error(detail, { cause }) },
     );
   }
+}
+
+/** Waits for `promise` unless `signal` aborts first (the promise keeps running for others). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new AbortedError({ cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError({ cause: signal.reason }));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** Marker for an allowed 404. */

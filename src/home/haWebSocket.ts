@@ -1,4 +1,4 @@
-import { AbortedError, ServiceError } from "../core/errors.ts";
+import { AbortedError, HearthError, ServiceError } from "../core/errors.ts";
 import { getLogger } from "../core/logger.ts";
 import type { HaAuthorize } from "./haTypes.ts";
 
@@ -150,7 +150,7 @@ export class HaWebSocket {
         reject(this.#unreachable("cannot open the WebSocket", err));
         return;
       }
-      const fail = (err: ServiceError): void => {
+      const fail = (err: HearthError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -174,7 +174,8 @@ export class HaWebSocket {
         }
         if (!settled) {
           if (msg["type"] === "auth_required") {
-            this.#sendAuth(socket).catch((err: unknown) => fail(this.#unreachable("authorizing the WebSocket failed", err)));
+            // A vault refusal (locked, host not allowed) explains itself; keep its message.
+            this.#sendAuth(socket).catch((err: unknown) => fail(err instanceof HearthError ? err : this.#unreachable("authorizing the WebSocket failed", err)));
           } else if (msg["type"] === "auth_ok") {
             settled = true;
             clearTimeout(timer);
@@ -234,11 +235,17 @@ export class HaWebSocket {
       const error = (msg["error"] ?? {}) as { code?: unknown; message?: unknown };
       const text = typeof error.message === "string" ? error.message : "unknown error";
       const code = typeof error.code === "string" ? error.code : "unknown";
-      pending.reject(
-        new ServiceError("HA_COMMAND_FAILED", `Home Assistant refused the request: ${text}`, {
-          cause: new Error(`websocket error ${code}: ${text}`),
-        }),
-      );
+      const cause = new Error(`websocket error ${code}: ${text}`);
+      if (code === "unknown_command") {
+        pending.reject(new ServiceError("HA_UNKNOWN_COMMAND", "This Home Assistant version does not support that request; update Home Assistant.", { cause }));
+      } else if (code === "unauthorized") {
+        // Registry and exposure commands are admin-only in HA.
+        pending.reject(
+          new ServiceError("HA_FORBIDDEN", "The Home Assistant user behind the token may not do that; create the long-lived token as an HA administrator.", { cause }),
+        );
+      } else {
+        pending.reject(new ServiceError("HA_COMMAND_FAILED", `Home Assistant refused the request: ${text}`, { cause }));
+      }
     }
   }
 

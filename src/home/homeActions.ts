@@ -121,7 +121,7 @@ export class HomeActions {
       // A function picks the service once the domain is known (`/ha on` opens covers, turns on lights).
       if (typeof service === "function") {
         const picked = service(e.domain);
-        if (picked === undefined) return `That does not fit ${e.name} (${e.domain}).`;
+        if (picked === undefined) return `That does not fit ${e.name} (${e.domain})${e.domain === "lock" ? "; use lock or unlock" : ""}.`;
         service = picked;
       }
       const [maybeDomain, maybeService] = service.includes(".") ? service.split(".", 2) : [e.domain, service];

@@ -31,7 +31,10 @@ const askParams = z.object({ text: z.string().min(1).max(500) });
  * lets talk to HA's own agent (it bypasses Hearth's per-person scopes).
  */
 export function createHomeTools(ctx: HomeContext): Record<string, ModelFunction> {
-  const actions = new HomeActions(ctx);
+  const base = new HomeActions(ctx);
+  // The engine may pass its own signal per call (the chat was cancelled); honour both.
+  const on = (signal: AbortSignal | undefined): HomeActions =>
+    signal === undefined || signal === ctx.signal ? base : new HomeActions({ ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, signal]) : signal });
   const tools: Record<string, ModelFunction> = {
     findEntities: {
       description: "Find Home Assistant devices/sensors by words, area or domain (light, switch, climate, lock, cover, sensor). Returns id, name, area and state.",
@@ -43,12 +46,12 @@ export function createHomeTools(ctx: HomeContext): Record<string, ModelFunction>
           domain: { type: "string", description: "domain such as light, or empty" },
         },
       },
-      handler: (params) => withParams(findParams, params, (p) => actions.find(p)),
+      handler: (params, signal) => withParams(findParams, params, (p) => on(signal).find(p)),
     },
     getState: {
       description: "Current state of one Home Assistant entity (id like light.kitchen, or its name).",
       parameters: { type: "object", properties: { entity: { type: "string" } }, required: ["entity"] },
-      handler: (params) => withParams(entityParams, params, (p) => actions.state(p.entity)),
+      handler: (params, signal) => withParams(entityParams, params, (p) => on(signal).state(p.entity)),
     },
     getHistory: {
       description: "How an entity changed over the last hours; energy sensors give usage per hour/day.",
@@ -57,7 +60,7 @@ export function createHomeTools(ctx: HomeContext): Record<string, ModelFunction>
         properties: { entity: { type: "string" }, hours: { type: "number", description: "1-744, default 24" } },
         required: ["entity"],
       },
-      handler: (params) => withParams(historyParams, params, (p) => actions.history(p.entity, p.hours)),
+      handler: (params, signal) => withParams(historyParams, params, (p) => on(signal).history(p.entity, p.hours)),
     },
     callService: {
       description:
@@ -74,10 +77,10 @@ export function createHomeTools(ctx: HomeContext): Record<string, ModelFunction>
         },
         required: ["entity", "service"],
       },
-      handler: (params) =>
+      handler: (params, signal) =>
         withParams(callParams, params, (p) => {
           const { entity, service, ...data } = p;
-          return actions.control(entity, service, data);
+          return on(signal).control(entity, service, data);
         }),
     },
   };
@@ -85,7 +88,7 @@ export function createHomeTools(ctx: HomeContext): Record<string, ModelFunction>
     tools["askHomeAssistant"] = {
       description: "Pass a sentence to Home Assistant's own assistant (Assist) when the other tools cannot answer.",
       parameters: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
-      handler: (params) => withParams(askParams, params, (p) => actions.ask(p.text)),
+      handler: (params, signal) => withParams(askParams, params, (p) => on(signal).ask(p.text)),
     };
   }
   return tools;

@@ -2,6 +2,9 @@ import { basename } from "node:path";
 import {
   getLlama,
   LlamaChat,
+  SpecialToken,
+  SpecialTokensText,
+  type LlamaText,
   type ChatHistoryItem,
   type ChatModelFunctions,
   type ChatModelResponse,
@@ -17,6 +20,7 @@ import {
 import { AbortedError, HearthError, InputError, ModelError, isAbortError } from "../core/errors.ts";
 import { getLogger } from "../core/logger.ts";
 import type { ChatRequest, ChatResult, ChatTurn, JsonRequest, LlmEngine, ModelFunction, PromptTraceEntry } from "./engine.ts";
+import { fitTurns, type TrimPoint } from "./fitTurns.ts";
 import { checkModelFile } from "./modelSource.ts";
 import { WarmSlotPool } from "./warmSlotPool.ts";
 
@@ -30,11 +34,14 @@ import { WarmSlotPool } from "./warmSlotPool.ts";
  * busy, requests wait in FIFO order (abortable); a new conversation takes the least recently used
  * idle sequence, which is cleared first.
  *
- * Context overflow policy: history longer than the context is handled by node-llama-cpp's context
- * shift with the "eraseFirstResponseAndKeepFirstSystem" strategy — the system prompt is kept and
- * the oldest turns are dropped until the rest fits (with room left to answer). The shortened
- * window is carried into the next turn so the sequence stays warm after a shift instead of being
- * re-evaluated from scratch every turn.
+ * Context overflow policy: the system prompt (with tool descriptions) and the newest turns are
+ * kept; whole oldest turns are dropped. The budget is 90 % of the context minus room for the
+ * answer (`min(maxTokens, context/4)`). When trimming is needed it trims down to 60 % of that
+ * budget and remembers where it cut, so the next few turns start at the same turn and keep
+ * their warm prefix instead of shifting (and re-evaluating) every turn. A newest user message
+ * that cannot fit on its own is refused with an InputError rather than silently cut.
+ * node-llama-cpp's own context shift remains as the fallback when a long answer overflows
+ * mid-generation.
  */
 
 const log = getLogger("llm");
@@ -76,6 +83,8 @@ export interface LlamaCppEngineOptions {
 interface SlotState {
   chat: LlamaChat;
   sequence: LlamaContextSequence;
+  /** Index and text of the first turn kept after the last trim (see the overflow policy). */
+  trim?: TrimPoint;
   /** What node-llama-cpp reported after this slot's last answer, to carry the window forward. */
   last?: { cleanHistory: ChatHistoryItem[]; contextWindow: ChatHistoryItem[]; shiftMetadata: unknown };
 }
@@ -216,6 +225,7 @@ export class LlamaCppEngine implements LlmEngine {
     if (!last || last.role !== "user") {
       throw new InputError("LLM_BAD_REQUEST", "There is nothing to answer: the conversation must end with a message from the user.");
     }
+    this.assertFits(request.systemPrompt, last.text, request.maxTokens ?? this.maxTokens);
     const lease = await this.pool.acquire(request.sessionKey, request.signal);
     try {
       const slot = lease.value;
@@ -273,38 +283,54 @@ export class LlamaCppEngine implements LlmEngine {
     if (this.ownsLlama) await this.llama.dispose();
   }
 
+  /**
+   * The context shift may drop or cut old turns, but it would also silently cut the newest user
+   * message if that alone is too long; refuse that case with a message the user can act on.
+   */
+  private assertFits(systemPrompt: string, lastUserText: string, maxTokens: number): void {
+    // Room for the answer (up to a quarter of the context) and node-llama-cpp's 10 % shift margin.
+    const budget = Math.floor(this.contextSize * 0.9) - Math.min(maxTokens, Math.floor(this.contextSize / 4));
+    const system = this.countTokens(systemPrompt);
+    const message = this.countTokens(lastUserText);
+    if (system + message + 16 > budget) {
+      if (system + 16 > budget / 2) {
+        throw new ModelError("LLM_CONTEXT_TOO_SMALL", `The system prompt (${system} tokens) leaves too little room in the model's context window (${this.contextSize} tokens). Raise the context size or shorten the system prompt.`);
+      }
+      throw new InputError("LLM_MESSAGE_TOO_LONG", `That message is too long for the language model (about ${message} tokens; at most ${Math.max(0, budget - system - 16)} fit). Please send a shorter message or split it into parts.`);
+    }
+  }
+
   private assertUsable(): void {
     if (this.disposed) throw new ModelError("LLM_DISPOSED", "The language model was shut down.");
   }
 
   private async resetSlot(slot: SlotState): Promise<void> {
     slot.last = undefined;
+    slot.trim = undefined;
     await slot.sequence.clearHistory();
   }
 
   private async answer(slot: SlotState, request: ChatRequest): Promise<ChatResult> {
     const { signal } = request;
-    let history = toChatHistory(request.systemPrompt, request.history);
     const functions = request.functions ? toModelFunctions(request.functions) : undefined;
+    const turns = this.fitTurns(slot, request, functions);
+    let history = toChatHistory(request.systemPrompt, turns);
     let window = carriedWindow(slot.last, history);
     let shiftMetadata = window ? slot.last?.shiftMetadata : undefined;
     const tokensBefore = slot.sequence.contextTokens;
     let remaining = request.maxTokens ?? this.maxTokens;
-    let generated = 0;
+    // The sequence's meter also counts function-call tokens, which onToken does not report.
+    const outputBefore = slot.sequence.tokenMeter.usedOutputTokens;
     let evaluatedPromptTokens: number | undefined;
     let stopReason: ChatResult["stopReason"] = "other";
 
     for (let round = 0; ; round++) {
       const calls: Array<LlamaChatResponseFunctionCall<ChatModelFunctions>> = [];
       const allowFunctions = functions !== undefined && round < this.maxFunctionRounds;
-      let roundTokens = 0;
       let res;
       try {
         res = await slot.chat.generateResponse(history, {
           onTextChunk: request.onTextChunk,
-          onToken: (tokens: Token[]) => {
-            roundTokens += tokens.length;
-          },
           signal,
           stopOnAbortSignal: true,
           maxTokens: Math.max(1, remaining),
@@ -316,8 +342,7 @@ export class LlamaCppEngine implements LlmEngine {
       } catch (err) {
         throw await this.generationFailure(slot, err, signal);
       }
-      generated += roundTokens;
-      remaining -= roundTokens;
+      remaining = (request.maxTokens ?? this.maxTokens) - (slot.sequence.tokenMeter.usedOutputTokens - outputBefore);
       const { cleanHistory, contextWindow, contextShiftMetadata } = res.lastEvaluation;
       if (round === 0) {
         // The window node-llama-cpp actually evaluated, with the answer removed, is the prompt.
@@ -355,7 +380,25 @@ export class LlamaCppEngine implements LlmEngine {
     const lastItem = slot.last?.cleanHistory.at(-1);
     const text = lastItem?.type === "model" ? lastItem.response.filter((r): r is string => typeof r === "string").join("") : "";
     if (signal?.aborted) stopReason = "abort";
-    return { text, generatedTokens: generated, evaluatedPromptTokens, stopReason };
+    return { text, generatedTokens: slot.sequence.tokenMeter.usedOutputTokens - outputBefore, evaluatedPromptTokens, stopReason };
+  }
+
+  /** The newest turns that fit the context (see the overflow policy in the class comment). */
+  private fitTurns(slot: SlotState, request: ChatRequest, functions: ChatModelFunctions | undefined): ChatTurn[] {
+    const turns = request.history;
+    const maxTokens = request.maxTokens ?? this.maxTokens;
+    const budget = Math.floor(this.contextSize * 0.9) - Math.min(maxTokens, Math.floor(this.contextSize / 4));
+    const systemItems: ChatHistoryItem[] = request.systemPrompt === "" ? [] : [{ type: "system", text: request.systemPrompt }];
+    const fixed = slot.chat.chatWrapper
+      .generateContextState({ chatHistory: [...systemItems, { type: "model", response: [] }], availableFunctions: functions })
+      .contextText.tokenize(this.model.tokenizer).length;
+    // Per-turn template overhead (role markers, newlines) is small; 8 tokens covers ChatML-likes.
+    const fit = fitTurns(turns, { fixedTokens: fixed, budget, cost: (t) => this.countTokens(t.text) + 8, previous: slot.trim });
+    if (fit.dropped > 0 && fit.trim?.start !== slot.trim?.start) {
+      log.debug({ sessionKey: request.sessionKey, dropped: fit.dropped }, "dropped oldest turns to fit the context");
+    }
+    slot.trim = fit.trim;
+    return fit.turns;
   }
 
   /** Render `history` exactly as the chat wrapper evaluates it and hand it to the listeners. */
@@ -363,8 +406,7 @@ export class LlamaCppEngine implements LlmEngine {
     const { contextText } = chat.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions });
     const tokens = contextText.tokenize(this.model.tokenizer);
     if (this.listeners.length > 0) {
-      // Detokenizing (with special tokens) shows exactly what the model sees, "<s>" included.
-      const prompt = this.model.detokenize(tokens, true);
+      const prompt = this.renderText(contextText);
       for (const listener of this.listeners) {
         try {
           listener({ sessionKey, prompt });
@@ -374,6 +416,21 @@ export class LlamaCppEngine implements LlmEngine {
       }
     }
     return tokens;
+  }
+
+  /**
+   * LlamaText as the model sees it: special tokens written as their vocabulary text ("<s>",
+   * "<|im_start|>") rather than LlamaText's placeholder names, so that tokenizing the result with
+   * special tokens enabled gives back the evaluated tokens.
+   */
+  private renderText(text: LlamaText): string {
+    let out = "";
+    for (const value of text.values) {
+      if (typeof value === "string") out += value;
+      else if (value instanceof SpecialTokensText) out += value.value;
+      else if (value instanceof SpecialToken) out += this.model.detokenize(value.tokenize(this.model.tokenizer), true);
+    }
+    return out;
   }
 
   private async grammarFor(schema: Record<string, unknown>): Promise<SchemaGrammar> {

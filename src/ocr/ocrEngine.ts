@@ -38,8 +38,6 @@ export interface OcrEngineOptions {
   langPath?: string;
   /** Limits and scaling passed to {@link preprocessImage}. */
   preprocess?: Omit<PreprocessOptions, "signal">;
-  /** Let Tesseract straighten slightly rotated photos (costs little, helps phone photos). Default true. */
-  deskew?: boolean;
   /** Tesseract page segmentation mode. Default "4" (single column of variable-size text: receipts). */
   pageSegMode?: string;
 }
@@ -176,7 +174,9 @@ export class OcrEngine {
     const prepared = await preprocessImage(bytes, { ...this.#options.preprocess, ...(signal ? { signal } : {}) });
     const scheduler = await this.#ensure();
     if (signal?.aborted) throw new AbortedError({ cause: signal.reason });
-    const job = scheduler.addJob("recognize", prepared.png, { rotateAuto: this.#options.deskew ?? true }, { text: true, blocks: true });
+    const job = // No rotateAuto: tesseract.js rotates without growing the canvas and crops the right-hand
+    // column (where totals are); Tesseract's own line finder copes with the ±2° of a hand-held photo.
+    scheduler.addJob("recognize", prepared.png, {}, { text: true, blocks: true });
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       if (!signal) return;

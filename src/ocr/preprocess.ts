@@ -68,7 +68,7 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
   if (options.signal?.aborted) throw new AbortedError({ cause: options.signal.reason });
 
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let meta: sharp.Metadata;
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
   try {
     // metadata() parses the header only, so a 100-MP bomb is refused without being decoded.
     meta = await sharp(input, { limitInputPixels: false }).metadata();
@@ -109,6 +109,7 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
     const out = await sharp(trimmed.data)
       .resize(width, height, { kernel: scale > 1 ? "cubic" : "lanczos3" })
       .normalise({ lower: 1, upper: 99 })
+      .toColourspace("b-w")
       .png({ compressionLevel: 1 })
       .toBuffer();
     return { png: out, width, height, sourceFormat: format, sourceWidth: w0, sourceHeight: h0 };

@@ -2,7 +2,7 @@ import { lintSource } from "@secretlint/core";
 import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
 import type { SecretLintCoreConfig } from "@secretlint/types";
 import { getLogger } from "../core/logger.ts";
-import { formatHandle } from "./handles.ts";
+import { findHandles, formatHandle } from "./handles.ts";
 import { MIN_SECRET_LENGTH, type Redactor } from "./redactor.ts";
 
 const log = getLogger("secret-detector");
@@ -217,8 +217,10 @@ export async function captureSecrets(text: string, vault: CaptureTarget, options
   let dropped = 0;
   let out = "";
   let pos = 0;
+  const handleSpans = findHandles(pre.text);
   for (const f of findings) {
-    if (/\{\{secret:[a-z0-9_]+\}\}/.test(f.value)) continue; // already a handle
+    // Handles look like `secret:name` to the password/token rules; they are not secrets.
+    if (handleSpans.some((h) => f.start < h.end && f.end > h.start)) continue;
     let replacement: string;
     let meaningful = 0;
     for (const ch of f.value) if (!/\s/.test(ch)) meaningful++;

@@ -54,11 +54,18 @@ export function secretVariants(value: string, caseInsensitive = false): SecretVa
   };
   add(value, caseInsensitive, "raw");
   add(JSON.stringify(value).slice(1, -1), caseInsensitive, "json");
-  // Percent-escape hex digits may be either case, so URL forms match case-insensitively.
+  // Percent-escapes may use either hex case; index both spellings with the secret's own case rule.
+  const lowerEscapes = (t: string): string => t.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
   const uc = encodeURIComponent(value);
-  add(uc, true, "url");
-  add(uc.replace(/%20/g, "+"), true, "form");
-  add(encodeURI(value), true, "uri");
+  for (const [t, kind] of [
+    [uc, "url"],
+    [uc.replace(/%20/g, "+"), "form"],
+    [encodeURI(value), "uri"],
+  ] as const) {
+    add(t, caseInsensitive, kind);
+    add(lowerEscapes(t), caseInsensitive, kind);
+  }
+  // Every byte escaped and hex are pure hex digits apart from "%": case never matters.
   add(percentAll(bytes), true, "url-all");
   add(hex(bytes), true, "hex");
   const std = Buffer.from(bytes).toString("base64");

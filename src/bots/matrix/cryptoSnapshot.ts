@@ -23,6 +23,59 @@ import { getLogger } from "../../core/logger.ts";
  */
 
 const MAGIC = Buffer.from("HEARTH-MXCRYPTO1");
+
+// Minimal IndexedDB typings for what this file uses (the project compiles without the DOM lib).
+type IdbKey = unknown;
+interface IdbRequest<T> {
+  readonly result: T;
+  readonly error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbOpenRequest extends IdbRequest<IdbDatabase> {
+  onupgradeneeded: (() => void) | null;
+  onblocked: (() => void) | null;
+}
+interface IdbIndex {
+  readonly name: string;
+  readonly keyPath: string | string[];
+  readonly unique: boolean;
+  readonly multiEntry: boolean;
+}
+interface IdbObjectStore {
+  readonly keyPath: string | string[] | null;
+  readonly autoIncrement: boolean;
+  readonly indexNames: Iterable<string>;
+  index(name: string): IdbIndex;
+  getAll(): IdbRequest<unknown[]>;
+  getAllKeys(): IdbRequest<IdbKey[]>;
+  createIndex(name: string, keyPath: string | string[], options: { unique: boolean; multiEntry: boolean }): IdbIndex;
+  put(value: unknown, key?: IdbKey): IdbRequest<IdbKey>;
+}
+interface IdbTransaction {
+  objectStore(name: string): IdbObjectStore;
+  readonly error: unknown;
+  oncomplete: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+}
+interface IdbDatabase {
+  readonly name: string;
+  readonly version: number;
+  readonly objectStoreNames: Iterable<string>;
+  transaction(names: string | string[], mode?: string): IdbTransaction;
+  createObjectStore(name: string, options: { keyPath: string | string[] | null; autoIncrement: boolean }): IdbObjectStore;
+  close(): void;
+}
+interface IdbFactory {
+  open(name: string, version?: number): IdbOpenRequest;
+  deleteDatabase(name: string): IdbRequest<unknown>;
+  databases(): Promise<{ name?: string; version?: number }[]>;
+}
+
+function idb(): IdbFactory {
+  return (globalThis as unknown as { indexedDB: IdbFactory }).indexedDB;
+}
 const log = getLogger("matrix");
 
 interface StoreDump {
@@ -30,7 +83,7 @@ interface StoreDump {
   keyPath: string | string[] | null;
   autoIncrement: boolean;
   indexes: { name: string; keyPath: string | string[]; unique: boolean; multiEntry: boolean }[];
-  records: { key: IDBValidKey; value: unknown }[];
+  records: { key: IdbKey; value: unknown }[];
 }
 interface DbDump {
   /** Name without the instance prefix. */
@@ -45,31 +98,35 @@ let patched = false;
 
 /** Make sure a global `indexedDB` exists (fake-indexeddb) and watch write transactions. */
 export async function ensureIndexedDb(): Promise<void> {
-  if (globalThis.indexedDB === undefined) await import("fake-indexeddb/auto");
+  const g = globalThis as unknown as { indexedDB?: unknown; IDBDatabase: { prototype: IdbDatabase } };
+  if (g.indexedDB === undefined) {
+    const auto = "fake-indexeddb/auto"; // untyped side-effect module: installs indexedDB globals
+    await import(auto);
+  }
   if (patched) return;
   patched = true;
   // Hook the prototype of whichever IDBDatabase implementation is installed, so any write by the
   // Rust crypto store marks its owner's snapshot dirty without polling.
-  const proto = (globalThis as unknown as { IDBDatabase: { prototype: IDBDatabase } }).IDBDatabase.prototype;
+  const proto = g.IDBDatabase.prototype;
   const original = proto.transaction;
-  proto.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase["transaction"]>) {
+  proto.transaction = function (this: IdbDatabase, ...args: Parameters<IdbDatabase["transaction"]>) {
     if (args[1] === "readwrite") {
       for (const [prefix, listener] of dirtyByPrefix) if (this.name.startsWith(prefix)) listener();
     }
     return original.apply(this, args);
-  } as IDBDatabase["transaction"];
+  } as IdbDatabase["transaction"];
 }
 
-function req<T>(r: IDBRequest<T>): Promise<T> {
+function req<T>(r: IdbRequest<T>): Promise<T> {
   return new Promise((res, rej) => {
     r.onsuccess = () => res(r.result);
     r.onerror = () => rej(r.error);
   });
 }
 
-function openDb(name: string, version?: number, upgrade?: (db: IDBDatabase) => void): Promise<IDBDatabase> {
+function openDb(name: string, version?: number, upgrade?: (db: IdbDatabase) => void): Promise<IdbDatabase> {
   return new Promise((res, rej) => {
-    const r = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    const r = version === undefined ? idb().open(name) : idb().open(name, version);
     r.onupgradeneeded = () => upgrade?.(r.result);
     r.onsuccess = () => res(r.result);
     r.onerror = () => rej(r.error);
@@ -219,7 +276,7 @@ export class CryptoSnapshot {
   private async write(): Promise<void> {
     this.dirty = false; // cleared first: writes during the dump mark it dirty again
     try {
-      const names = (await indexedDB.databases()).map((d) => d.name ?? "").filter((n) => n.startsWith(this.prefix));
+      const names = (await idb().databases()).map((d) => d.name ?? "").filter((n) => n.startsWith(this.prefix));
       const dumps: DbDump[] = [];
       for (const n of names) dumps.push(await dumpDb(n, n.slice(this.prefix.length)));
       const nonce = sodium.randombytes_buf(sodium.crypto_secretbox_NONCEBYTES);
@@ -246,13 +303,13 @@ export class CryptoSnapshot {
     await this.saveIfDirty().catch(() => undefined);
     this.disposed = true;
     dirtyByPrefix.delete(this.prefix);
-    const names = (await indexedDB.databases()).map((d) => d.name ?? "").filter((n) => n.startsWith(this.prefix));
+    const names = (await idb().databases()).map((d) => d.name ?? "").filter((n) => n.startsWith(this.prefix));
     for (const n of names) {
       // Best effort: a connection the SDK never closed blocks deletion; the unique prefix means
       // leftovers are harmless, so do not wait for it.
       await Promise.race([
         new Promise<void>((res) => {
-          const r = indexedDB.deleteDatabase(n);
+          const r = idb().deleteDatabase(n);
           r.onsuccess = () => res();
           r.onerror = () => res();
         }),

@@ -1,0 +1,92 @@
+import { readFile, writeFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { HearthError, InputError } from "../core/errors.ts";
+import type { ReceiptService } from "./receiptService.ts";
+import { receiptLine } from "./receiptService.ts";
+import { exportCsv, exportZip, exportPdf } from "./export.ts";
+import { pickReceipts } from "./pickReceipts.ts";
+import { parseUserAmount, formatCents } from "./parseAmount.ts";
+import type { Receipt } from "./ledger.ts";
+
+/** Outcome of one file in {@link addFiles}. */
+export interface AddFileOutcome {
+  file: string;
+  outcome: "filed" | "duplicate-image" | "suspected-duplicate" | "rejected" | "error";
+  receiptId?: number;
+  message: string;
+}
+
+/** Progress callback: called after each file (for a cli-progress bar). */
+export type AddProgress = (done: number, total: number, last: AddFileOutcome) => void;
+
+/** Maximum file size read from disk before the OCR's own checks (keeps a 200 MB file out of memory). */
+const CLI_MAX_BYTES = 25 * 1024 * 1024;
+
+/**
+ * `hearth receipts add FILE...`: file each image; one bad file never stops the batch. Returns
+ * every file's outcome (print them, or `JSON.stringify` them with `--json`).
+ */
+export async function addFiles(
+  service: ReceiptService,
+  files: string[],
+  options: { patient: string; force?: boolean; onProgress?: AddProgress; signal?: AbortSignal; maxBytes?: number },
+): Promise<AddFileOutcome[]> {
+  const out: AddFileOutcome[] = [];
+  for (const file of files) {
+    if (options.signal?.aborted) break;
+    let result: AddFileOutcome;
+    try {
+      const info = await stat(file);
+      const limit = options.maxBytes ?? CLI_MAX_BYTES;
+      if (!info.isFile()) throw new InputError("CLI_NOT_A_FILE", `${file} is not a file.`);
+      if (info.size > limit) throw new InputError("IMAGE_TOO_LARGE", `${path.basename(file)} is ${Math.round(info.size / 1048576)} MB; the limit is ${Math.round(limit / 1048576)} MB.`);
+      const bytes = await readFile(file);
+      const reply = await service.handleImage(bytes, {
+        patient: options.patient,
+        source: { transport: "cli", message: path.resolve(file) },
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.force ? { force: true } : {}),
+      });
+      result = { file, outcome: reply.outcome === "discarded" ? "rejected" : reply.outcome, message: reply.text, ...(reply.receiptId !== undefined ? { receiptId: reply.receiptId } : {}) };
+    } catch (err) {
+      const message = err instanceof HearthError ? err.userMessage : (err as NodeJS.ErrnoException).code === "ENOENT" ? `${file} does not exist.` : `Unexpected error: ${(err as Error).message}`;
+      result = { file, outcome: err instanceof HearthError ? "rejected" : "error", message };
+    }
+    out.push(result);
+    options.onProgress?.(out.length, files.length, result);
+  }
+  return out;
+}
+
+/** `hearth receipts list`: text lines, or JSON when `json`. */
+export function listReceipts(service: ReceiptService, options: { year?: number; patient?: string; json?: boolean }): string {
+  const list = service.ledger.list({ ...(options.year !== undefined ? { year: options.year } : {}), ...(options.patient ? { patient: options.patient } : {}) });
+  if (options.json) return JSON.stringify(list.map(({ rawOcrText: _omit, ...r }) => r));
+  return list.length === 0 ? "No receipts." : list.map(receiptLine).join("\n");
+}
+
+/** `hearth receipts export`: write CSV, ZIP or PDF to `out`; returns the number of receipts. */
+export async function exportReceipts(
+  service: ReceiptService,
+  options: { year?: number; patient?: string; ids?: number[]; out: string; format: "csv" | "zip" | "pdf"; signal?: AbortSignal },
+): Promise<number> {
+  const selection = { ...(options.year !== undefined ? { year: options.year } : {}), ...(options.patient ? { patient: options.patient } : {}), ...(options.ids ? { ids: options.ids } : {}) };
+  const count = service.ledger.list(selection).length;
+  let data: string | Uint8Array;
+  if (options.format === "csv") data = exportCsv(service.ledger, selection);
+  else if (options.format === "zip") data = exportZip(service.ledger, selection);
+  else if (options.format === "pdf") data = await exportPdf(service.ledger, selection, { title: `HSA claim packet${options.year ? ` ${options.year}` : ""}`, ...(options.signal ? { signal: options.signal } : {}) });
+  else throw new InputError("EXPORT_BAD_FORMAT", "Export format must be csv, zip or pdf.");
+  await writeFile(options.out, data, { mode: 0o600 });
+  return count;
+}
+
+/** `hearth receipts pick AMOUNT`: unclaimed receipts summing closest to the amount without going over. */
+export function pick(service: ReceiptService, amount: string, options: { json?: boolean } = {}): string {
+  const cents = parseUserAmount(amount);
+  if (cents === undefined || cents <= 0) throw new InputError("PICK_BAD_TARGET", `"${amount}" is not an amount; e.g. hearth receipts pick 250.00`);
+  const unclaimed = service.ledger.list({ status: "unclaimed" }).filter((r): r is Receipt & { amountCents: number } => r.amountCents !== null && r.amountCents > 0);
+  const res = pickReceipts(unclaimed, cents);
+  if (options.json) return JSON.stringify({ targetCents: cents, totalCents: res.totalCents, ids: res.picked.map((r) => r.id) });
+  return [`${formatCents(res.totalCents)} of ${formatCents(cents)} in ${res.picked.length} receipt(s):`, ...res.picked.map(receiptLine)].join("\n");
+}

@@ -1,0 +1,88 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { beforeAll, describe, expect, it } from "vitest";
+import { writeTestModel } from "../fixtures/gguf/writeTestModel.ts";
+
+const bin = resolve(import.meta.dirname, "../../bin/hearth.js");
+let dir: string;
+let model: string;
+
+function hearth(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    input: opts.input ?? "",
+    encoding: "utf8",
+    timeout: 240_000,
+    env: { ...process.env, HEARTH_HOME: join(dir, "data"), HEARTH_CONFIG: join(dir, "config.yaml"), HEARTH_MODEL: model, CI: "true", ...opts.env },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "hearth-cli-"));
+  model = join(dir, "tiny.gguf");
+  await writeTestModel(model, { seed: 7 });
+  writeFileSync(
+    join(dir, "config.yaml"),
+    ["log:", "  level: warn", "llm:", "  gpu: false", "  contextSize: 1024", "  maxTokens: 12", "  warmChats: 1", "  threads: 1", "people:", "  - name: ann", "    role: admin", '    identities: ["console:ann"]', ""].join("\n"),
+  );
+});
+
+describe("hearth CLI", () => {
+  it("--help lists the subcommands", () => {
+    const r = hearth(["--help"]);
+    expect(r.code).toBe(0);
+    for (const cmd of ["start", "chat", "doctor", "vault", "receipts", "matrix"]) expect(r.out).toContain(cmd);
+  });
+
+  it("chat answers with the generated model and the conversation survives a restart", () => {
+    const r1 = hearth(["chat", "--as", "ann"], { input: "hello hearth\n/whoami\n" });
+    expect(r1.err).not.toMatch(/error/i);
+    expect(r1.code).toBe(0);
+    const replies = r1.out.split("hearth> ").slice(1);
+    expect(replies.length).toBe(2);
+    expect(replies[1]).toMatch(/You are Ann \(ann\), role admin/);
+    const r2 = hearth(["chat", "--as", "ann"], { input: "second visit\n" });
+    expect(r2.code).toBe(0);
+    const db = new Database(join(dir, "data", "hearth.db"), { readonly: true });
+    const rows = db.prepare("SELECT role, text FROM messages WHERE chat_id = 'console:ann' ORDER BY id").all() as Array<{ role: string; text: string }>;
+    db.close();
+    expect(rows.map((r) => r.role)).toEqual(["user", "assistant", "user", "assistant"]);
+    expect(rows[0]!.text).toBe("hello hearth");
+    expect(rows[2]!.text).toBe("second visit");
+  });
+
+  it("an unreadable model file is a clear error naming the path", () => {
+    const r = hearth(["chat", "--as", "ann"], { input: "hi\n", env: { HEARTH_MODEL: join(dir, "missing.gguf") } });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(join(dir, "missing.gguf"));
+    expect(r.err).not.toMatch(/at .*\.ts:\d+/); // no stack trace for a known problem
+  });
+
+  it("a file that is not GGUF is refused with the path", () => {
+    const bogus = join(dir, "notamodel.gguf");
+    writeFileSync(bogus, "this is text, not a model");
+    const r = hearth(["chat", "--as", "ann"], { input: "hi\n", env: { HEARTH_MODEL: bogus } });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(bogus);
+  });
+
+  it("a bad config is reported with the key and exits non-zero", () => {
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "chat:\n  queueLimit: zero\n");
+    const r = hearth(["chat"], { env: { HEARTH_CONFIG: bad } });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/chat\.queueLimit: got "zero"/);
+  });
+
+  it("the prompt trace records what the model was sent", () => {
+    const trace = join(dir, "trace.jsonl");
+    const r = hearth(["chat", "--as", "ann"], { input: "trace me please\n", env: { HEARTH_TRACE_PROMPTS: trace } });
+    expect(r.code).toBe(0);
+    const lines = readFileSync(trace, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { prompt: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.at(-1)!.prompt).toContain("trace me please");
+  });
+});
