@@ -39,6 +39,8 @@ export interface HearthAppOptions {
   /** Secret guard for inbound text and the redactor for everything the model reads. */
   secrets?: { guard: SecretGuard; redact: RedactText };
   features?: Feature[];
+  /** Features that need the app's database or people; built once those exist. */
+  featureFactories?: Array<(app: { db: Db; config: HearthConfig; people: People }) => Feature>;
   log?: Logger;
 }
 
@@ -103,11 +105,11 @@ export class HearthApp {
     this.config = loaded.config;
     this.log = options.log ?? getLogger("app");
     this.#engine = options.engine;
-    this.#features = options.features ?? [];
     this.db = openDatabase(loaded.paths.database);
     migrate(this.db, coreMigrations);
     this.store = new ConversationStore(this.db);
     this.people = effectivePeople(this.config);
+    this.#features = [...(options.features ?? []), ...(options.featureFactories ?? []).map((f) => f(this))];
     const redact: RedactText = options.secrets?.redact ?? ((t) => t);
     this.model = new ModelGateway({ engine: this.#engine, redact: () => redact, traceFile: this.config.tracePrompts });
 

@@ -2,6 +2,10 @@ import type { LoadedConfig } from "../core/config.ts";
 import { getLogger } from "../core/logger.ts";
 import type { LlmEngine } from "../llm/engine.ts";
 import { createEngine } from "./createEngine.ts";
+import type { Vault } from "../vault/vault.ts";
+import { installLogRedactor } from "../vault/logRedaction.ts";
+import { openVaultForBot } from "./openVault.ts";
+import { vaultWiring } from "./vaultFeature.ts";
 import { HearthApp, type Feature, type HearthAppOptions } from "./hearthApp.ts";
 
 const log = getLogger("app");
@@ -13,10 +17,18 @@ export interface BuildAppOptions {
   /** Use this engine instead of the configured one (tests). */
   engine?: LlmEngine;
   signal?: AbortSignal;
+  /** Use this vault (tests); null = run without one; undefined = open the configured vault. */
+  vault?: Vault | null;
 }
 
-/** Assemble a full Hearth: model engine, features and the pipeline. */
-export async function buildApp(loaded: LoadedConfig, options: BuildAppOptions = {}): Promise<HearthApp> {
+/** A built Hearth and the unlocked vault it uses (undefined when running without one). */
+export interface Runtime {
+  app: HearthApp;
+  vault: Vault | undefined;
+}
+
+/** Assemble a full Hearth: model engine, vault, features and the pipeline. */
+export async function buildApp(loaded: LoadedConfig, options: BuildAppOptions = {}): Promise<Runtime> {
   const engine =
     options.engine ??
     (await createEngine({
@@ -28,5 +40,28 @@ export async function buildApp(loaded: LoadedConfig, options: BuildAppOptions = 
   log.info({ engine: engine.description }, "model ready");
   const features: Feature[] = [];
   const appOptions: HearthAppOptions = { loaded, engine, features };
-  return new HearthApp(appOptions);
+  const vault = options.vault === undefined ? await openVaultForBot(loaded, log) : (options.vault ?? undefined);
+  if (vault) {
+    const uninstall = installLogRedactor(vault);
+    const wiring = vaultWiring(vault, loaded.config);
+    features.push({
+      ...wiring.feature,
+      dispose: async () => {
+        uninstall();
+        vault.dispose();
+      },
+    });
+    appOptions.secrets = wiring.secrets;
+    if (loaded.config.home.enabled) {
+      const { homeFeature } = await import("./homeFeature.ts");
+      const { expandForRequest } = await import("../vault/toolRequest.ts");
+      appOptions.featureFactories = [
+        ...(appOptions.featureFactories ?? []),
+        ({ db, config }) => homeFeature({ config, db, authorize: async (r) => expandForRequest(r, vault) }),
+      ];
+    }
+  } else if (loaded.config.home.enabled) {
+    log.warn("Home Assistant is enabled but there is no vault for its token: set up the vault (README: How Hearth keeps secrets)");
+  }
+  return { app: new HearthApp(appOptions), vault };
 }

@@ -4,12 +4,12 @@ import { configureLogger, getLogger } from "../core/logger.ts";
 import type { Transport } from "../core/transport.ts";
 import { ConsoleTransport } from "../bots/console/consoleTransport.ts";
 import type { HearthApp } from "../app/hearthApp.ts";
-import { buildApp } from "../app/runtime.ts";
+import { buildApp, type Runtime } from "../app/runtime.ts";
 import { createProgressBar } from "./progressBar.ts";
 
 const log = getLogger("cli");
 
-async function build(loaded: LoadedConfig, signal: AbortSignal): Promise<HearthApp> {
+async function build(loaded: LoadedConfig, signal: AbortSignal): Promise<Runtime> {
   const bar = createProgressBar("Downloading model", { bytes: true });
   try {
     return await buildApp(loaded, { onDownloadProgress: (p) => bar.update(p.downloadedBytes, p.totalBytes), signal });
@@ -48,7 +48,7 @@ export async function chatCommand(loaded: LoadedConfig, as?: string): Promise<vo
   // Info-level logs would interleave with the conversation on the same terminal.
   if (process.stdin.isTTY && ["trace", "debug", "info"].includes(loaded.config.log.level)) configureLogger({ level: "warn" });
   const abort = new AbortController();
-  const app = await build(loaded, abort.signal);
+  const { app } = await build(loaded, abort.signal);
   const user = consolePerson(app, as);
   if (!app.people.byIdentity(`console:${user}`)) {
     throw new ConfigError(`"${user}" has no console identity. Add "console:${user}" to their identities in the people list.`);
@@ -72,10 +72,15 @@ export async function startCommand(loaded: LoadedConfig): Promise<void> {
     return chatCommand(loaded);
   }
   const abort = new AbortController();
-  const app = await build(loaded, abort.signal);
+  const { app, vault } = await build(loaded, abort.signal);
   const transports: Transport[] = [];
   const { createTransports } = await import("../app/transports.ts");
-  transports.push(...(await createTransports(app, loaded)));
+  try {
+    transports.push(...(await createTransports(app, loaded, vault)));
+  } catch (err) {
+    await app.dispose();
+    throw err;
+  }
   for (const t of transports) await app.attach(t);
   log.info({ transports: transports.map((t) => t.kind) }, "Hearth is running");
   await new Promise<void>((resolve) =>

@@ -1,4 +1,4 @@
-import { AbortedError, InputError, ModelError, ServiceError } from "../core/errors.ts";
+import { AbortedError, HearthError, InputError, ModelError, ServiceError } from "../core/errors.ts";
 import { getLogger } from "../core/logger.ts";
 import type { ChatRequest, ChatResult, ChatTurn, JsonRequest, LlmEngine, ModelFunction, PromptTraceEntry } from "./engine.ts";
 import { fitTurns, type TrimPoint } from "./fitTurns.ts";
@@ -153,6 +153,7 @@ export class OpenAiEngine implements LlmEngine {
       try {
         outcome = await this.stream(body, request.onTextChunk, request.signal);
       } catch (err) {
+        // Aborted before this round's answer started: earlier rounds' text is still an answer.
         if (err instanceof AbortedError && text !== "") return { text, generatedTokens: generated, evaluatedPromptTokens: evaluated, stopReason: "abort" };
         throw err;
       }
@@ -198,8 +199,15 @@ export class OpenAiEngine implements LlmEngine {
       this.emit("json", body);
       let payload: { choices?: Array<{ message?: { content?: string | null }; finish_reason?: string }> };
       try {
-        const res = await this.post(body, request.signal);
-        payload = (await res.json()) as typeof payload;
+        const { res, done } = await this.post(body, request.signal);
+        try {
+          payload = (await res.json()) as typeof payload;
+        } catch (err) {
+          if (request.signal?.aborted) throw new AbortedError({ cause: err });
+          throw new ServiceError("LLM_SERVER_ERROR", "The model server sent a response that is not JSON. Check that the base URL points at an OpenAI-compatible API.", { cause: err });
+        } finally {
+          done();
+        }
       } catch (err) {
         // A 400 that mentions response_format means "not supported here": degrade once and retry.
         if (err instanceof ServiceError && err.code === "LLM_SERVER_REJECTED" && mode !== "prompt" && /response_format|json_schema|json_object|grammar/i.test(err.message)) {
@@ -244,7 +252,7 @@ export class OpenAiEngine implements LlmEngine {
   }
 
   /** POST a request; maps network and HTTP failures to ServiceErrors that say how to fix them. */
-  private async post(body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<Response> {
+  private async post(body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<{ res: Response; done: () => void }> {
     const ac = new AbortController();
     this.inflight.add(ac);
     const onAbort = (): void => ac.abort(signal?.reason);
@@ -292,17 +300,12 @@ export class OpenAiEngine implements LlmEngine {
     }
     // The timeout only covers "no answer yet"; a long streamed answer must not be cut.
     clearTimeout(timer);
-    const done = cleanup;
-    res.body?.getReader; // (body consumption below ends the request; cleanup when it does)
-    queueMicrotask(() => undefined);
-    (res as Response & { __cleanup?: () => void }).__cleanup = done;
-    return res;
+    return { res, done: cleanup };
   }
 
   /** Send a streaming request and read the SSE stream to its end. */
   private async stream(body: Record<string, unknown>, onTextChunk: ((chunk: string) => void) | undefined, signal: AbortSignal | undefined): Promise<StreamOutcome> {
-    const res = await this.post(body, signal);
-    const cleanup = (res as Response & { __cleanup?: () => void }).__cleanup;
+    const { res, done: cleanup } = await this.post(body, signal);
     const out: StreamOutcome = { text: "", toolCalls: [], finishReason: undefined, completionTokens: undefined, promptTokensEvaluated: undefined, chunks: 0 };
     const calls = new Map<number, WireToolCall>();
     try {
@@ -349,11 +352,12 @@ export class OpenAiEngine implements LlmEngine {
       const reader = res.body.getReader();
       let finished = false;
       while (!finished) {
-        let read: ReadableStreamReadResult<Uint8Array>;
+        let read: Awaited<ReturnType<typeof reader.read>>;
         try {
           read = await reader.read();
         } catch (err) {
-          if (signal?.aborted) throw new AbortedError({ cause: err });
+          // Aborted mid-answer: keep what arrived; the caller reports stopReason "abort".
+          if (signal?.aborted) break;
           throw new ServiceError("LLM_SERVER_ERROR", "The connection to the model server broke while it was answering. Try again.", { cause: err });
         }
         if (read.done) break;
@@ -372,7 +376,7 @@ export class OpenAiEngine implements LlmEngine {
       if (!finished && data.length > 0) handleEvent(data.join("\n"));
       if (finished) await reader.cancel().catch(() => undefined);
     } finally {
-      cleanup?.();
+      cleanup();
     }
     out.toolCalls = [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
     return out;
@@ -415,6 +419,6 @@ async function runTool(functions: Record<string, ModelFunction>, call: WireToolC
   } catch (err) {
     if (signal?.aborted) return "Error: cancelled.";
     log.warn({ err, function: call.function.name }, "model function failed");
-    return `Error: ${err instanceof ServiceError || err instanceof ModelError || err instanceof InputError ? err.userMessage : "the function failed"}`;
+    return `Error: ${err instanceof HearthError ? err.userMessage : "the function failed"}`;
   }
 }

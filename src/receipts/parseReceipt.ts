@@ -125,7 +125,7 @@ function findTotal(lines: string[], amounts: AmountMatch[][]): Field<number> {
   let change: number | undefined;
   const cardAmounts = new Set<number>();
   lines.forEach((line, i) => {
-    const strong = STRONG_TOTAL.test(line) && !/EXCL|SUB\s*-?\s*T[O0]T/i.test(line);
+    const strong = STRONG_TOTAL.test(line) && !/EXCL|SUB\s*-?\s*T[O0]T|INCLUDES|ACCEPTED/i.test(line);
     const plain = !strong && PLAIN_TOTAL.test(line) && !NOT_TOTAL.test(line);
     if (strong || plain) {
       const near = amountsNear(lines, amounts, i);
@@ -157,7 +157,11 @@ function findTotal(lines: string[], amounts: AmountMatch[][]): Field<number> {
     if (!best) return { value: null, confidence: 0, source: "none" };
     candidates.push(best);
   }
+  // Cash sales in Malaysia (and elsewhere) are rounded to 5 sen/cents; when the receipt mentions
+  // rounding, the amount actually paid is the rounded one.
+  const mentionsRounding = lines.some((l) => /ROUND/i.test(l));
   for (const c of candidates) {
+    if (mentionsRounding && c.cents % 5 === 0) c.score += 1.5;
     if (derived !== undefined && c.cents === derived) c.score += 4;
     if (cash !== undefined && change === undefined && c.cents === cash) c.score += 1;
     if (cardAmounts.has(c.cents)) c.score += 2;
@@ -179,7 +183,7 @@ function findTax(lines: string[], amounts: AmountMatch[][]): Field<number> {
     const line = lines[i]!;
     if (!/\b(?:SALES\s*)?TAX\b|\bGST\b|\bVAT\b|\bSST\b/i.test(line)) continue;
     if (/INCL|EXCL|REG|\bNO\b|\bID\b|#|INVOICE|SUMMARY|RATE\b/i.test(line)) continue;
-    const a = lastAmount(amounts[i] ?? []);
+    const a = (amounts[i] ?? []).filter((x) => x.cents >= 0).at(-1);
     if (a) return { value: a.cents, confidence: /TOTAL|SALES TAX|\bTAX\b/i.test(line) ? 0.8 : 0.6, source: "ocr", evidence: line.trim() };
   }
   return { value: null, confidence: 0, source: "none" };
@@ -258,7 +262,7 @@ function cleanMerchantLine(line: string): string {
     .replace(/\bS[O0AE]N\.?\s*BHD\b/gi, "SDN BHD") // a common OCR slip on the Malaysian company suffix
     .replace(/\((?=[^)]*\d)[^)]*\)?\s*$/g, "") // trailing "(123456-X)" registration numbers
     .replace(/\s+\d{5,}[-\w]*\s*$/g, "")
-    .replace(/^[^A-Za-z0-9(]+|[^A-Za-z0-9).]+$/g, "")
+    .replace(/^[^A-Za-z0-9(]+|[^A-Za-z0-9).&]+$/g, "")
     .replace(/\s+/g, " ")
     .trim();
 }

@@ -31,9 +31,9 @@ export interface RedactionResult {
 
 interface Pattern {
   /** Whitespace-stripped, case-folded variant (what the index is built from). */
-  folded: string;
+  folded: Uint16Array;
   /** Whitespace-stripped variant in original case (checked for case-sensitive variants). */
-  exact: string;
+  exact: Uint16Array;
   caseInsensitive: boolean;
   name: string;
 }
@@ -66,9 +66,13 @@ function foldUnit(c: number): number {
 }
 
 interface Prepared {
-  stripped: string;
-  folded: string;
-  /** Original index of each stripped code unit. */
+  /** Kept (non-ignorable) code units, original case. */
+  stripped: Uint16Array;
+  /** Kept code units, case-folded. */
+  folded: Uint16Array;
+  /** Number of kept code units. */
+  length: number;
+  /** Original index of each kept code unit. */
   map: Int32Array;
 }
 
@@ -76,48 +80,63 @@ interface Prepared {
 function prepare(text: string): Prepared {
   const n = text.length;
   const map = new Int32Array(n);
-  const s: number[] = new Array<number>(n);
-  const f: number[] = new Array<number>(n);
+  const stripped = new Uint16Array(n);
+  const folded = new Uint16Array(n);
   let j = 0;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (isIgnorable(c)) continue;
-    s[j] = c;
-    f[j] = foldUnit(c);
+    stripped[j] = c;
+    folded[j] = foldUnit(c);
     map[j] = i;
     j++;
   }
-  s.length = j;
-  f.length = j;
-  return { stripped: fromCodes(s), folded: fromCodes(f), map };
+  return { stripped, folded, length: j, map };
 }
 
-function fromCodes(codes: number[]): string {
-  // Chunked to stay below the engine's argument-count limit.
-  if (codes.length <= 8192) return String.fromCharCode(...codes);
+function codesToString(codes: Uint16Array, length: number): string {
   let out = "";
-  for (let i = 0; i < codes.length; i += 8192) out += String.fromCharCode(...codes.slice(i, i + 8192));
+  for (let i = 0; i < length; i += 8192) out += String.fromCharCode(...codes.subarray(i, Math.min(length, i + 8192)));
   return out;
 }
 
-function strip(text: string): { stripped: string; folded: string } {
-  const p = prepare(text);
-  return { stripped: p.stripped, folded: p.folded };
+/** Polynomial hash of KEY_LEN code units; rolled in O(1) per position during scanning. */
+const HASH_BASE = 0x01000193;
+/** HASH_BASE^(KEY_LEN-1) mod 2^32, to remove the outgoing code unit when rolling. */
+const HASH_TOP = (() => {
+  let p = 1;
+  for (let i = 0; i < KEY_LEN - 1; i++) p = Math.imul(p, HASH_BASE);
+  return p;
+})();
+/** Bits of the hash used by the presence filter (a 1 MiB byte table, ~2% full at 1,000 secrets). */
+const FILTER_BITS = 20;
+
+function hashCodes(codes: ArrayLike<number>, start: number): number {
+  let h = 0;
+  for (let k = 0; k < KEY_LEN; k++) h = (Math.imul(h, HASH_BASE) + (codes[start + k] as number)) | 0;
+  return h;
+}
+
+function matchesAt(hay: Uint16Array, at: number, needle: Uint16Array): boolean {
+  for (let k = 0; k < needle.length; k++) if (hay[at + k] !== needle[k]) return false;
+  return true;
 }
 
 /**
  * The one choke point before the model (and the log sink): replaces every known secret value,
  * and its common encodings, with its handle.
  *
- * Design: every variant of every secret is whitespace-stripped and case-folded, then indexed in a
- * hash map by its first {@link MIN_SECRET_LENGTH} characters. The text is stripped and folded the
- * same way (with a map back to original positions), then each position does one map lookup;
- * candidates are verified with `startsWith` (against the unfolded text for case-sensitive
- * variants). Overlapping matches are merged. Cost is O(text length + candidates), nearly
- * independent of the number of secrets.
+ * Design: every variant of every secret is whitespace-stripped and case-folded, then indexed by a
+ * hash of its first {@link MIN_SECRET_LENGTH} code units. The text is stripped and folded the
+ * same way (with a map back to original positions); a rolling hash visits every position in O(1),
+ * a 1 MiB presence table rejects almost all of them without touching the map, and candidates are
+ * verified code unit by code unit (against the unfolded text for case-sensitive variants).
+ * Overlapping matches are merged. Cost is O(text length + candidates), nearly independent of the
+ * number of secrets.
  */
 export class Redactor {
-  readonly #index = new Map<string, Pattern[]>();
+  readonly #index = new Map<number, Pattern[]>();
+  readonly #filter = new Uint8Array(1 << FILTER_BITS);
   #count = 0;
 
   /** Build an index over `secrets` (values shorter than {@link MIN_SECRET_LENGTH} are skipped). */
@@ -125,6 +144,7 @@ export class Redactor {
     for (const s of secrets) this.#addSecret(s);
     // Longest first, so at one position the longest variant wins.
     for (const list of this.#index.values()) list.sort((a, b) => b.folded.length - a.folded.length);
+    for (const h of this.#index.keys()) this.#filter[h >>> (32 - FILTER_BITS)] = 1;
   }
 
   /** Number of secrets indexed. */
@@ -133,39 +153,50 @@ export class Redactor {
   }
 
   #addSecret(s: RedactorSecret): void {
-    if (strip(s.value).stripped.length < MIN_SECRET_LENGTH) return;
+    if (prepare(s.value).length < MIN_SECRET_LENGTH) return;
     this.#count++;
     const seen = new Set<string>();
     for (const v of secretVariants(s.value, s.caseInsensitive ?? false)) {
-      const { stripped, folded } = strip(v.text);
-      if (folded.length < KEY_LEN) continue;
-      const dedupe = `${v.caseInsensitive ? "i" : "s"}:${v.caseInsensitive ? folded : stripped}`;
+      const p = prepare(v.text);
+      if (p.length < KEY_LEN) continue;
+      const folded = p.folded.slice(0, p.length);
+      const exact = p.stripped.slice(0, p.length);
+      const dedupe = `${v.caseInsensitive ? "i" : "s"}:${codesToString(v.caseInsensitive ? folded : exact, p.length)}`;
       if (seen.has(dedupe)) continue;
       seen.add(dedupe);
-      const key = folded.slice(0, KEY_LEN);
+      const key = hashCodes(folded, 0);
       let list = this.#index.get(key);
       if (list === undefined) this.#index.set(key, (list = []));
-      list.push({ folded, exact: stripped, caseInsensitive: v.caseInsensitive, name: s.name });
+      list.push({ folded, exact, caseInsensitive: v.caseInsensitive, name: s.name });
     }
   }
 
   /** Replace known secrets in `text` with their handles. */
   redact(text: string): RedactionResult {
     if (this.#count === 0 || text.length < KEY_LEN) return { text, hits: [] };
-    const { stripped, folded, map } = prepare(text);
+    const { stripped, folded, length, map } = prepare(text);
     const index = this.#index;
+    const filter = this.#filter;
+    const shift = 32 - FILTER_BITS;
     // Matches as parallel arrays of [start, end) in stripped coordinates; positions ascend.
     const starts: number[] = [];
     const ends: number[] = [];
     const names: string[][] = [];
-    const last = folded.length - KEY_LEN;
+    const last = length - KEY_LEN;
+    let h = last >= 0 ? hashCodes(folded, 0) : 0;
     for (let i = 0; i <= last; i++) {
-      const list = index.get(folded.slice(i, i + KEY_LEN));
+      if (i > 0) {
+        h = (Math.imul(h - Math.imul(folded[i - 1] as number, HASH_TOP), HASH_BASE) + (folded[i + KEY_LEN - 1] as number)) | 0;
+      }
+      if (filter[h >>> shift] === 0) continue;
+      const list = index.get(h);
       if (list === undefined) continue;
       for (const p of list) {
-        if (!folded.startsWith(p.folded, i)) continue;
-        if (!p.caseInsensitive && !stripped.startsWith(p.exact, i)) continue;
-        const end = i + p.folded.length;
+        const len = p.folded.length;
+        if (i + len > length) continue;
+        if (!matchesAt(folded, i, p.folded)) continue;
+        if (!p.caseInsensitive && !matchesAt(stripped, i, p.exact)) continue;
+        const end = i + len;
         const k = starts.length - 1;
         if (k >= 0 && i < (ends[k] as number)) {
           // Overlaps the previous match: merge, remembering every secret involved.

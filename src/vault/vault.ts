@@ -140,6 +140,10 @@ export class Vault {
   static async create(path: string, source: MasterKeySource, options: VaultOpenOptions = {}): Promise<Vault> {
     const sodium = await getSodium();
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    if (await readFile(path).then(() => true, () => false)) {
+      // Checked before enrolling so no keychain entry or key file is made for nothing.
+      throw new VaultError("VAULT_EXISTS", `A vault already exists at ${path}. Open it instead, or move it away to start over.`);
+    }
     const id = randomUUID();
     const { key: masterKey, header } = await source.enroll(id, options.signal);
     const dataKey = sodium.randombytes_buf(KEY_BYTES);

@@ -136,11 +136,14 @@ describe("HaClient against the emulator", () => {
     try {
       await client.wsCommand("get_states");
       expect(client.webSocketConnected).toBe(true);
+      const authsBefore = ha.wsAuthTokens.length;
       ha.dropWebSockets();
-      // Without any new command, the client comes back on its own.
+      // Without any new command, the client comes back on its own: a fresh auth reaches HA.
       const deadline = Date.now() + 20_000;
-      while (!client.webSocketConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 100));
+      while (!(ha.wsAuthTokens.length > authsBefore && client.webSocketConnected) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(ha.wsAuthTokens.length).toBe(authsBefore + 1);
       expect(client.webSocketConnected).toBe(true);
       const states = await client.wsCommand<unknown[]>("get_states");
       expect(states.length).toBeGreaterThan(0);

@@ -181,7 +181,11 @@ export class MatrixTransport implements Transport {
     });
     client.on(RoomMemberEvent.Membership, (event, member) => {
       if (member.userId !== o.userId || member.membership !== "invite" || !this.prepared) return;
-      void this.handleInvite(member.roomId, event.getSender() ?? "");
+      // Back-pagination replays old membership into the room's *old* state; only a current invite
+      // counts. Checked after the sync batch is applied (the room's own membership updates last).
+      setTimeout(() => {
+        if (client.getRoom(member.roomId)?.getMyMembership() === "invite") void this.handleInvite(member.roomId, event.getSender() ?? "", "live");
+      }, 0);
     });
 
     const ready = new Promise<void>((resolve) => {
@@ -297,7 +301,7 @@ export class MatrixTransport implements Transport {
     for (const room of client.getRooms()) {
       const membership = room.getMyMembership();
       if (membership === "invite") {
-        void this.handleInvite(room.roomId, room.getMember(this.opts.userId)?.events.member?.getSender() ?? "");
+        void this.handleInvite(room.roomId, room.getMember(this.opts.userId)?.events.member?.getSender() ?? "", "startup");
         continue;
       }
       if (membership !== "join") continue;
@@ -442,25 +446,36 @@ export class MatrixTransport implements Transport {
     return room.getJoinedMemberCount() + room.getInvitedMemberCount() === 2;
   }
 
-  private async handleInvite(roomId: string, inviter: string): Promise<void> {
+  private async handleInvite(roomId: string, inviter: string, via: "live" | "startup"): Promise<void> {
     if (this.invitesInFlight.has(roomId) || this.disposed) return;
     this.invitesInFlight.add(roomId);
     const client = this.client!;
     try {
+      if ((await this.serverMembership(roomId)) === "join") return; // stale SDK view; already in
       if (this.opts.allowedInviters.includes(inviter)) {
         const room = await retryRateLimited(() => client.joinRoom(roomId));
         const joinTs = room.getMember(this.opts.userId)?.events.member?.getTs();
         // Floor at the join: messages after it count even if the bot restarts before seeing one.
         this.ledger?.setFloorIfAbsent(roomId, joinTs && room.getMyMembership() === "join" ? joinTs : Date.now() - 5000);
-        log.info({ roomId, inviter }, "joined Matrix room on invite");
+        log.info({ roomId, inviter, via }, "joined Matrix room on invite");
       } else {
         await retryRateLimited(() => client.leave(roomId));
-        log.warn({ roomId, inviter }, "declined Matrix invite from a user not in allowedInviters");
+        log.warn({ roomId, inviter, via }, "declined Matrix invite from a user not in allowedInviters");
       }
     } catch (err) {
       log.error({ err: String(err), roomId, inviter }, "could not answer Matrix invite");
     } finally {
       this.invitesInFlight.delete(roomId);
+    }
+  }
+
+  /** Our membership as the server sees it (the SDK's room view can briefly lag or replay). */
+  private async serverMembership(roomId: string): Promise<string | undefined> {
+    try {
+      const ev = await this.client!.getStateEvent(roomId, EventType.RoomMember, this.opts.userId);
+      return typeof ev.membership === "string" ? ev.membership : undefined;
+    } catch {
+      return undefined; // 403/404 while only invited
     }
   }
 
@@ -553,7 +568,12 @@ export class MatrixTransport implements Transport {
     const roomId = roomIdOf(chatId);
     const room = client.getRoom(roomId);
     const ev = room?.findEventById(messageId);
-    if (room && ev && !room.currentState.maySendRedactionForEvent(ev, this.opts.userId)) return false;
+    const me = room?.currentState.getMember(this.opts.userId);
+    if (room && ev && me && ev.getSender() !== this.opts.userId) {
+      // Others' events need the room's "redact" power level; ask the server only when we have it.
+      const state = room.currentState;
+      if (!state.maySendEvent(EventType.RoomRedaction, this.opts.userId) || !state.hasSufficientPowerLevelFor("redact", me.powerLevel)) return false;
+    }
     try {
       await retryRateLimited(() => client.redactEvent(roomId, messageId, undefined, { reason }));
       return true;

@@ -1,0 +1,144 @@
+import { describe, it, expect } from "vitest";
+import { parseReceipt, parseReceiptAssisted, LLM_RECEIPT_SCHEMA, type LlmAssist } from "../../src/receipts/parseReceipt.ts";
+
+const today = new Date("2025-01-01T00:00:00Z");
+
+// OCR-ish text of a Malaysian hardware receipt (confusions as Tesseract produced them).
+const MY = `HOME MASTER HARDWARE &
+ELECTRICAL
+NO.113G & 115G, JALAN SETIA GEMBEILANG
+40170 BANDAR SETIA ALARM,
+Company Reg No. :SA03711551-P
+GST Reg No. :001637511168
+TAX INVOICE
+Date :            22/12/2017 14:03
+1.00              ¥ 15.90          15.90          SR
+Subtota ;                   15.90
+Total Excl. of GST 15.00
+Total Amt Rounded 15.9O
+Payment :                50.00
+Change Due :                 34,10
+SR @6%              15.00             0.90`;
+
+const US_PHARMACY = `CORNER DRUG PHARMACY
+500 ELM STREET
+SPRINGFIELD, IL 62704
+TEL (217) 555-0100
+DATE: 04/03/2024 09:12
+RX #: 771203  REFILLS: 1
+LISINOPRIL 10MG TAB QTY 30
+RETAIL PRICE $42.19
+INSURANCE PAID $32.19
+SUBTOTAL $10.00
+TAX $0.00
+PATIENT PAYS $1O.00
+CASH $20.00
+CHANGE $10.00
+VISA ************8812`;
+
+describe("parseReceipt", () => {
+  it("prefers the rounded total over subtotal, tax, payment and change", () => {
+    const p = parseReceipt(MY, { dateOrder: "DMY", today });
+    expect(p.total.value).toBe(1590);
+    expect(p.total.confidence).toBeGreaterThanOrEqual(0.8);
+    expect(p.date.value).toBe("2017-12-22");
+    expect(p.merchant.value).toBe("HOME MASTER HARDWARE & ELECTRICAL");
+    expect(p.currency).toBe("USD"); // no RM/SDN BHD in this text, so the default
+  });
+
+  it("reads a US pharmacy receipt: PATIENT PAYS, month-first date, card digits, category", () => {
+    const p = parseReceipt(US_PHARMACY, { today });
+    expect(p.total.value).toBe(1000);
+    expect(p.date.value).toBe("2024-04-03");
+    expect(p.merchant.value).toBe("CORNER DRUG PHARMACY");
+    expect(p.cardLast4.value).toBe("8812");
+    expect(p.tax.value).toBe(0);
+    expect(p.category.category).toBe("prescription");
+    expect(p.items.some((i) => /LISINOPRIL/.test(i.description))).toBe(false); // no price on that line
+  });
+
+  it("uses DMY for day-first receipts and lowers confidence when the order is a guess", () => {
+    const text = "SHOP\nDate: 03/04/2024\nTOTAL 5.00";
+    expect(parseReceipt(text, { dateOrder: "DMY", today }).date.value).toBe("2024-04-03");
+    const us = parseReceipt(text, { today });
+    expect(us.date.value).toBe("2024-03-04");
+    expect(us.date.confidence).toBeLessThan(0.85);
+  });
+
+  it("rejects future dates in favour of a plausible one", () => {
+    const p = parseReceipt("SHOP\nDate: 01/05/2024\nNext visit: 06/01/2031\nTOTAL $9.99", { today });
+    expect(p.date.value).toBe("2024-01-05");
+  });
+
+  it("derives the total from payment minus change when no total line is readable", () => {
+    const p = parseReceipt("KEDAI RUNCIT ABC\n2 x MILO 3.50 7.00\nBREAD 2.80\nCASH 20.00\nCHANGE 10.20", { today, dateOrder: "DMY" });
+    expect(p.total.value).toBe(980);
+  });
+
+  it("handles an Explanation of Benefits: patient responsibility, date of service, needs review", () => {
+    const eob = "ACME HEALTH PLAN\nEXPLANATION OF BENEFITS\nTHIS IS NOT A BILL\nSTATEMENT DATE: 02/15/2024\nDATE OF SERVICE: 01/22/2024\nAMOUNT BILLED $310.00\nPLAN PAID $88.40\nPATIENT RESPONSIBILITY $31.60";
+    const p = parseReceipt(eob, { today });
+    expect(p.total.value).toBe(3160);
+    expect(p.date.value).toBe("2024-01-22");
+    expect(p.isExplanationOfBenefits).toBe(true);
+    expect(p.needsReview).toBe(true);
+  });
+
+  it("returns nulls, not errors, for text that is not a receipt", () => {
+    const p = parseReceipt("the quick brown fox\njumps over the lazy dog", { today });
+    expect(p.total.value).toBeNull();
+    expect(p.date.value).toBeNull();
+    expect(p.needsReview).toBe(true);
+    expect(p.category.category).toBe("other");
+  });
+});
+
+describe("parseReceiptAssisted", () => {
+  const weak = "BLURRY CLINIC\nsomething 12/1O/2023\nAMT 45.00\nfoo 12.00";
+
+  it("asks the model only when a key field is doubtful", async () => {
+    let calls = 0;
+    const assist: LlmAssist = async () => {
+      calls++;
+      return {};
+    };
+    await parseReceiptAssisted(US_PHARMACY, { llmAssist: assist, today });
+    expect(calls).toBe(0);
+    await parseReceiptAssisted(weak, { llmAssist: assist, today });
+    expect(calls).toBe(1);
+  });
+
+  it("takes the model's answer when the OCR text supports it, and passes the schema", async () => {
+    let seenSchema: unknown;
+    const assist: LlmAssist = async (text, schema) => {
+      seenSchema = schema;
+      expect(text).toBe(weak);
+      return { merchant: "BLURRY CLINIC", date: "2023-12-10", total: 45, tax: null, cardLast4: null };
+    };
+    const p = await parseReceiptAssisted(weak, { llmAssist: assist, today });
+    expect(seenSchema).toBe(LLM_RECEIPT_SCHEMA);
+    expect(p.total.value).toBe(4500);
+    expect(p.date.value).toBe("2023-12-10");
+  });
+
+  it("ignores answers the text does not support, malformed JSON, and model failures", async () => {
+    const base = parseReceipt(weak, { today });
+    const invented = await parseReceiptAssisted(weak, { llmAssist: async () => ({ merchant: "MAYO CLINIC", date: "2023-07-04", total: 999.99 }), today });
+    expect(invented.total.value).toBe(base.total.value);
+    expect(invented.date.value).toBe(base.date.value);
+    expect(invented.merchant.value).toBe(base.merchant.value);
+    const garbage = await parseReceiptAssisted(weak, { llmAssist: async () => "not json at all", today });
+    expect(garbage.total.value).toBe(base.total.value);
+    const failing = await parseReceiptAssisted(weak, { llmAssist: async () => Promise.reject(new Error("model crashed")), today });
+    expect(failing.total.value).toBe(base.total.value);
+  });
+
+  it("propagates cancellation", async () => {
+    const ac = new AbortController();
+    const assist: LlmAssist = async () => {
+      ac.abort();
+      throw Object.assign(new Error("aborted"), { name: "AbortError" });
+    };
+    await expect(parseReceiptAssisted(weak, { llmAssist: assist, signal: ac.signal, today })).rejects.toMatchObject({ code: "ABORTED" });
+  });
+});
