@@ -69,6 +69,19 @@ describe("hearth CLI", () => {
     expect(r.err).toContain(bogus);
   });
 
+  it("doctor reports the backend, whether the model fits, keychain and configuration", () => {
+    const r = hearth(["doctor", "--json"]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as { checks: Array<{ name: string; status: string; detail: string }>; gpu: { backend: string; model: { fitsRam: boolean } } };
+    const byName = new Map(report.checks.map((c) => [c.name, c]));
+    expect(byName.get("compute")?.status).toBe("ok");
+    expect(report.gpu.backend).toBe("cpu");
+    expect(byName.get("model fit")?.status).toBe("ok");
+    expect(byName.get("model fit")?.detail).toContain(model);
+    expect(byName.get("keychain")).toBeDefined();
+    expect(byName.get("people")?.detail).toContain("ann (admin)");
+  });
+
   it("a bad config is reported with the key and exits non-zero", () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "chat:\n  queueLimit: zero\n");

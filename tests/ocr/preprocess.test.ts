@@ -49,7 +49,7 @@ describe("preprocessImage", () => {
   });
 
   it("rejects a truncated JPEG with a message about an incomplete upload", async () => {
-    const full = await sharp({ create: { width: 800, height: 800, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+    const full = await sharp({ create: { width: 800, height: 800, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 40 } } }).jpeg().toBuffer();
     const err = await rejection(preprocessImage(full.subarray(0, Math.floor(full.length / 2))));
     expect(err.code).toBe("IMAGE_TRUNCATED");
     expect(err.userMessage).toMatch(/incomplete|cut off/);
