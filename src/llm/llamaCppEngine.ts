@@ -2,6 +2,8 @@ import { basename } from "node:path";
 import {
   getLlama,
   LlamaChat,
+  resolveChatWrapper,
+  type ChatWrapper,
   SpecialToken,
   SpecialTokensText,
   type LlamaText,
@@ -128,11 +130,14 @@ export class LlamaCppEngine implements LlmEngine {
     this.maxFunctionRounds = init.options.maxFunctionRounds ?? 8;
     const backend = init.llama.gpu === false ? "CPU" : init.llama.gpu;
     this.description = `llama.cpp (${backend}) · ${basename(init.options.modelPath)} · ctx ${this.contextSize} × ${init.context.totalSequences}`;
+    // Resolving the wrapper renders the model's Jinja template against known formats (~100 ms);
+    // do it once, not per sequence.
+    const chatWrapper: ChatWrapper = resolveChatWrapper(init.model);
     this.pool = new WarmSlotPool<SlotState>({
       capacity: init.context.totalSequences,
       create: () => {
         const sequence = this.context.getSequence();
-        return { sequence, chat: new LlamaChat({ contextSequence: sequence }) };
+        return { sequence, chat: new LlamaChat({ contextSequence: sequence, chatWrapper }) };
       },
     });
   }

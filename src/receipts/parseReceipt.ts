@@ -302,7 +302,7 @@ function findMerchant(rawLines: string[]): Field<string> {
 // ---------------------------------------------------------------------------------------------
 
 function detectCurrency(text: string, fallback: string): string {
-  if (/\bRM\s?\d|\bMYR\b|RINGGIT|SDN\.?\s*BHD|\bS\/B\b/i.test(text)) return "MYR";
+  if (/\bRM\s?\d|\(RM\)|\bMYR\b|RINGGIT|SDN\.?\s*BHD|\bS\/B\b|MALAYSIA/i.test(text)) return "MYR";
   if (/\bUSD\b|US\$/.test(text)) return "USD";
   if (/€|\bEUR\b/.test(text)) return "EUR";
   if (/£|\bGBP\b/.test(text)) return "GBP";

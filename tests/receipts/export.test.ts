@@ -34,7 +34,8 @@ async function seed(ledger: Ledger): Promise<{ jpeg: Buffer; png: Buffer; webp: 
   const png = await sharp(await uniqueJpeg(100, 150)).png().toBuffer();
   const webp = await sharp(await uniqueJpeg(90, 130)).webp().toBuffer();
   ledger.fileReceipt({ bytes: jpeg, parsed: parsedFor('SMITH, "DOC" & SONS', "03/14/2024", "1,234.56"), patient: "Ann", source: { transport: "test" }, notes: "line1\nline2" });
-  ledger.fileReceipt({ bytes: png, parsed: parsedFor("=CMD()", "01/02/2024", "12.50"), patient: "Bob", source: { transport: "test" } });
+  const bob = ledger.fileReceipt({ bytes: png, parsed: parsedFor("CMD", "01/02/2024", "12.50"), patient: "Bob", source: { transport: "test" } });
+  if (bob.status === "filed") ledger.edit(bob.receipt.id, "provider", "=CMD()"); // a formula-injection attempt
   ledger.fileReceipt({ bytes: webp, parsed: parsedFor("EYE CARE", "05/06/2023", "99.00"), patient: "Ann", source: { transport: "test" } });
   return { jpeg, png, webp };
 }
