@@ -243,6 +243,7 @@ export class LlamaCppEngine implements LlmEngine {
 
   async json(request: JsonRequest): Promise<unknown> {
     this.assertUsable();
+    this.assertFits(request.systemPrompt, request.prompt, request.maxTokens ?? this.maxTokens);
     const grammar = await this.grammarFor(request.schema);
     const lease = await this.pool.acquire(JSON_SESSION, request.signal);
     try {
@@ -289,8 +290,8 @@ export class LlamaCppEngine implements LlmEngine {
   }
 
   /**
-   * The context shift may drop or cut old turns, but it would also silently cut the newest user
-   * message if that alone is too long; refuse that case with a message the user can act on.
+   * Old turns can be dropped to fit, but the newest message cannot: node-llama-cpp's context
+   * shift would silently cut or drop it. Refuse that case with a message the user can act on.
    */
   private assertFits(systemPrompt: string, lastUserText: string, maxTokens: number): void {
     // Room for the answer (up to a quarter of the context) and node-llama-cpp's 10 % shift margin.
