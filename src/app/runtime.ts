@@ -39,6 +39,7 @@ export async function buildApp(loaded: LoadedConfig, options: BuildAppOptions = 
     }));
   log.info({ engine: engine.description }, "model ready");
   const features: Feature[] = [];
+  const lateBinders: Array<(app: HearthApp) => void> = [];
   const appOptions: HearthAppOptions = { loaded, engine, features };
   const vault = options.vault === undefined ? await openVaultForBot(loaded, log) : (options.vault ?? undefined);
   if (vault) {
@@ -52,6 +53,30 @@ export async function buildApp(loaded: LoadedConfig, options: BuildAppOptions = 
       },
     });
     appOptions.secrets = wiring.secrets;
+    if (loaded.config.receipts.enabled) {
+      const { openReceipts } = await import("./receiptsSetup.ts");
+      const { receiptsFeature } = await import("./receiptsFeature.ts");
+      // The gateway exists only once the app is built; llmAssist reaches it lazily.
+      let gateway: HearthApp["model"] | undefined;
+      const receipts = await openReceipts({
+        config: loaded.config,
+        paths: loaded.paths,
+        vault,
+        json: (req) => gateway!.json(req),
+      });
+      features.push(
+        receiptsFeature({
+          config: loaded.config,
+          service: receipts.service,
+          dispose: async () => {
+            receipts.service.dispose();
+            await receipts.ocr.dispose();
+            receipts.ledger.dispose();
+          },
+        }),
+      );
+      lateBinders.push((app) => (gateway = app.model));
+    }
     if (loaded.config.home.enabled) {
       const { homeFeature } = await import("./homeFeature.ts");
       const { expandForRequest } = await import("../vault/toolRequest.ts");
@@ -63,5 +88,7 @@ export async function buildApp(loaded: LoadedConfig, options: BuildAppOptions = 
   } else if (loaded.config.home.enabled) {
     log.warn("Home Assistant is enabled but there is no vault for its token: set up the vault (README: How Hearth keeps secrets)");
   }
-  return { app: new HearthApp(appOptions), vault };
+  const app = new HearthApp(appOptions);
+  for (const bind of lateBinders) bind(app);
+  return { app, vault };
 }

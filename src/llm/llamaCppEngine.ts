@@ -112,6 +112,9 @@ export class LlamaCppEngine implements LlmEngine {
   private readonly maxTokens: number;
   private readonly maxFunctionRounds: number;
   private disposed = false;
+  /** Aborted by dispose() so running generations stop before the context goes away. */
+  private readonly shutdown = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
 
   private constructor(init: {
     llama: Llama;
@@ -231,20 +234,43 @@ export class LlamaCppEngine implements LlmEngine {
       throw new InputError("LLM_BAD_REQUEST", "There is nothing to answer: the conversation must end with a message from the user.");
     }
     this.assertFits(request.systemPrompt, last.text, request.maxTokens ?? this.maxTokens);
-    const lease = await this.pool.acquire(request.sessionKey, request.signal);
+    return this.track(async () => {
+      const signal = this.linkedSignal(request.signal);
+      const lease = await this.pool.acquire(request.sessionKey, signal);
+      try {
+        const slot = lease.value;
+        if (lease.reassigned) await this.resetSlot(slot);
+        return await this.answer(slot, { ...request, signal });
+      } finally {
+        lease.release();
+      }
+    });
+  }
+
+  /** Run `work` as an in-flight operation that dispose() waits for. */
+  private async track<T>(work: () => Promise<T>): Promise<T> {
+    const promise = work();
+    this.running.add(promise);
     try {
-      const slot = lease.value;
-      if (lease.reassigned) await this.resetSlot(slot);
-      return await this.answer(slot, request);
+      return await promise;
     } finally {
-      lease.release();
+      this.running.delete(promise);
     }
+  }
+
+  /** The caller's signal combined with the engine's shutdown signal. */
+  private linkedSignal(signal: AbortSignal | undefined): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.shutdown.signal]) : this.shutdown.signal;
   }
 
   async json(request: JsonRequest): Promise<unknown> {
     this.assertUsable();
     this.assertFits(request.systemPrompt, request.prompt, request.maxTokens ?? this.maxTokens);
     const grammar = await this.grammarFor(request.schema);
+    return this.track(() => this.jsonOnSlot({ ...request, signal: this.linkedSignal(request.signal) }, grammar));
+  }
+
+  private async jsonOnSlot(request: JsonRequest, grammar: SchemaGrammar): Promise<unknown> {
     const lease = await this.pool.acquire(JSON_SESSION, request.signal);
     try {
       const slot = lease.value;
@@ -283,7 +309,10 @@ export class LlamaCppEngine implements LlmEngine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.pool.close(new ModelError("LLM_DISPOSED", "The language model was shut down."));
+    const reason = new ModelError("LLM_DISPOSED", "The language model was shut down.");
+    this.pool.close(reason);
+    this.shutdown.abort(reason);
+    await Promise.allSettled([...this.running]);
     await this.context.dispose();
     await this.model.dispose();
     if (this.ownsLlama) await this.llama.dispose();
@@ -336,7 +365,7 @@ export class LlamaCppEngine implements LlmEngine {
       let res;
       try {
         res = await slot.chat.generateResponse(history, {
-          onTextChunk: request.onTextChunk,
+          onTextChunk: guardCallback(request.onTextChunk),
           signal,
           stopOnAbortSignal: true,
           maxTokens: Math.max(1, remaining),
@@ -459,6 +488,7 @@ export class LlamaCppEngine implements LlmEngine {
   /** Turn a failure inside node-llama-cpp into a HearthError, dropping the slot's possibly inconsistent state. */
   private async generationFailure(slot: SlotState, err: unknown, signal: AbortSignal | undefined): Promise<HearthError> {
     slot.last = undefined;
+    if (this.shutdown.signal.aborted) return new ModelError("LLM_DISPOSED", "The language model was shut down.", { cause: err });
     if (signal?.aborted || isAbortError(err)) return new AbortedError({ cause: err });
     if (err instanceof HearthError) return err;
     if (err instanceof Error && /does not fit|fits the context size|context size is too small|too long/i.test(err.message)) {
@@ -472,6 +502,18 @@ export class LlamaCppEngine implements LlmEngine {
     log.error({ err }, "generation failed");
     return new ModelError("MODEL_GENERATION_FAILED", "The language model failed while answering. Try again; if it keeps failing, check the logs and the model settings.", { cause: err });
   }
+}
+
+/** A throwing stream listener must not break generation (and leave the sequence half-evaluated). */
+function guardCallback(fn: ((chunk: string) => void) | undefined): ((chunk: string) => void) | undefined {
+  if (!fn) return undefined;
+  return (chunk) => {
+    try {
+      fn(chunk);
+    } catch (err) {
+      log.warn({ err }, "onTextChunk listener failed");
+    }
+  };
 }
 
 function toChatHistory(systemPrompt: string, turns: ChatTurn[]): ChatHistoryItem[] {

@@ -328,7 +328,11 @@ export class OpenAiEngine implements LlmEngine {
         if (delta?.content) {
           out.text += delta.content;
           out.chunks++;
-          onTextChunk?.(delta.content);
+          try {
+            onTextChunk?.(delta.content);
+          } catch (err) {
+            log.warn({ err }, "onTextChunk listener failed");
+          }
         }
         for (const tc of delta?.tool_calls ?? []) {
           const index = tc.index ?? 0;

@@ -16,7 +16,7 @@ export interface CommandReply {
 export const RECEIPT_USAGE: Record<string, string> = {
   receipts: "Usage: /receipts [year] [patient]   e.g. /receipts 2024 Ann",
   edit: `Usage: /edit ID FIELD VALUE   e.g. /edit 12 total 23.40   (fields: ${EDITABLE_FIELDS.join(", ")})`,
-  confirm: "Usage: /confirm ID   e.g. /confirm 12",
+  ok: "Usage: /ok ID   e.g. /ok 12 (the receipt was read right)",
   submitted: "Usage: /submitted ID   e.g. /submitted 12",
   reimbursed: "Usage: /reimbursed ID [amount]   e.g. /reimbursed 12 or /reimbursed 12 15.00",
   hsa: "Usage: /hsa YEAR   e.g. /hsa 2024",
@@ -72,7 +72,7 @@ export async function handleReceiptCommand(service: ReceiptService, text: string
         const r = ledger.edit(rid, field, value);
         return { text: `Updated: ${receiptLine(r)}` };
       }
-      case "confirm": {
+      case "ok": {
         const rid = id(args[0]);
         if (rid === undefined || args.length !== 1) return usage;
         return { text: `Confirmed: ${receiptLine(ledger.confirm(rid))}` };

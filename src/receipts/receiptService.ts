@@ -125,11 +125,11 @@ export class ReceiptService {
         `Filed as receipt #${r.id} for ${r.patient}. Here is what I read:`,
         ...describeParsed(p.parsed).map((l) => `• ${l}`),
         ...(p.parsed.isExplanationOfBenefits ? ["This looks like an Explanation of Benefits, not a receipt; keep the provider's bill too."] : []),
-        r.needsReview ? `Please check it: reply /confirm ${r.id} if it's right, or fix a field, e.g. /edit ${r.id} total 23.40` : `Reply /edit ${r.id} total 23.40 (or date, provider, patient, category, notes) to fix anything.`,
+        r.needsReview ? `Please check it: reply /ok ${r.id} if it's right, or fix a field, e.g. /edit ${r.id} total 23.40` : `Reply /edit ${r.id} total 23.40 (or date, provider, patient, category, notes) to fix anything.`,
         "Whether an expense is HSA-eligible is for you to decide; I only suggest a category.",
       ].join("\n"),
       buttons: [
-        { label: "Looks right", command: `/confirm ${r.id}` },
+        { label: "Looks right", command: `/ok ${r.id}` },
         { label: "Edit total", command: `/edit ${r.id} total ` },
       ],
       outcome: "filed",

@@ -256,6 +256,43 @@ describe("LlamaCppEngine", { timeout: 60_000 }, () => {
     }
   });
 
+  it("keeps generating when a stream listener throws", async () => {
+    const res = await engine.chat({
+      sessionKey: "throwing",
+      systemPrompt: "s",
+      history: [user("hi")],
+      maxTokens: 8,
+      onTextChunk: () => {
+        throw new Error("listener bug");
+      },
+    });
+    expect(res.generatedTokens).toBe(8);
+  });
+
+  it("aborts a JSON request with AbortedError and stays usable", async () => {
+    const schema = { type: "object", properties: { note: { type: "string" } }, required: ["note"] };
+    const ac = new AbortController();
+    const p = engine.json({ systemPrompt: "x", prompt: "y", schema, maxTokens: 2000, signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await expect(p).rejects.toBeInstanceOf(AbortedError);
+    const ok = await engine.json({ systemPrompt: "x", prompt: "y", schema: { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] }, maxTokens: 50 });
+    expect(typeof (ok as { ok: unknown }).ok).toBe("boolean");
+  });
+
+  it("rejects queued requests on dispose and refuses new ones", async () => {
+    const one = await LlamaCppEngine.create({ modelPath, llama, contextSize: 512, maxSequences: 1, threads: 1 });
+    const running = one.chat({ sessionKey: "a", systemPrompt: "s", history: [user("one")], maxTokens: 200 });
+    const queued = one.chat({ sessionKey: "b", systemPrompt: "s", history: [user("two")], maxTokens: 5 }).catch((e: unknown) => e);
+    const first = running.catch((e: unknown) => e);
+    await one.dispose();
+    expect(await queued).toMatchObject({ code: "LLM_DISPOSED" });
+    // The running answer is stopped (returned as aborted) rather than crashing on a disposed context.
+    const r = await first;
+    if (r instanceof Error) expect(r).toMatchObject({ code: "LLM_DISPOSED" });
+    else expect((r as { stopReason: string }).stopReason).toBe("abort");
+    await expect(one.chat({ sessionKey: "c", systemPrompt: "s", history: [user("x")] })).rejects.toMatchObject({ code: "LLM_DISPOSED" });
+  });
+
   it("rejects a conversation that does not end with the user", async () => {
     await expect(engine.chat({ sessionKey: "x", systemPrompt: "s", history: [{ role: "assistant", text: "hi" }] })).rejects.toBeInstanceOf(InputError);
   });

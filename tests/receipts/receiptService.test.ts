@@ -37,7 +37,7 @@ describe("ReceiptService + commands (real OCR, real ledger)", () => {
     expect(reply.text).toMatch(/Filed as receipt #\d+ for Ann/);
     expect(reply.text).toMatch(/Total: \$12\.50 \((sure|fairly sure)\)/);
     expect(reply.text).toMatch(/\/edit \d+ total 23\.40/);
-    expect(reply.buttons?.[0]?.command).toBe(`/confirm ${reply.receiptId}`);
+    expect(reply.buttons?.[0]?.command).toBe(`/ok ${reply.receiptId}`);
     const again = await service.handleImage(r.jpeg, { patient: "Ann", source: { transport: "test" } });
     expect(again).toMatchObject({ outcome: "duplicate-image", receiptId: reply.receiptId });
     // Same receipt photographed again (different noise → different bytes): ask first.
@@ -74,7 +74,7 @@ describe("ReceiptService + commands (real OCR, real ledger)", () => {
     expect(await cmd(`/edit ${id} provider Maple Street Pharmacy`)).toMatch(/Maple Street Pharmacy/);
     expect(await cmd(`/edit ${id} total lots`)).toMatch(/not an amount/);
     expect(await cmd("/edit 12")).toMatch(/^Usage: \/edit ID FIELD VALUE/);
-    expect(await cmd(`/confirm ${id}`)).toMatch(/Confirmed/);
+    expect(await cmd(`/ok ${id}`)).toMatch(/Confirmed/);
     expect(await cmd("/receipts 2024")).toMatch(/receipt\(s\) in 2024/);
     expect(await cmd("/receipts 2024 Bob")).toMatch(/1 receipt\(s\) in 2024 for Bob/);
     expect(await cmd("/receipts 2024 Bob extra")).toMatch(/^Usage/);

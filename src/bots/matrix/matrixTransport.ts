@@ -6,6 +6,7 @@ import {
   createClient,
   Direction,
   EventType,
+  HttpApiEvent,
   MatrixEventEvent,
   MemoryStore,
   RoomEvent,
@@ -181,14 +182,19 @@ export class MatrixTransport implements Transport {
     });
     client.on(RoomMemberEvent.Membership, (event, member) => {
       if (member.userId !== o.userId || member.membership !== "invite" || !this.prepared) return;
-      // Back-pagination replays old membership into the room's *old* state; only a current invite
-      // counts. Checked after the sync batch is applied (the room's own membership updates last).
+      // Membership events fire before a new room is stored, and catch-up pagination replays old
+      // "invite" events; so re-check after the sync batch is applied, and handleInvite asks the
+      // server before acting.
       setTimeout(() => {
         if (client.getRoom(member.roomId)?.getMyMembership() === "invite") void this.handleInvite(member.roomId, event.getSender() ?? "", "live");
       }, 0);
     });
 
-    const ready = new Promise<void>((resolve) => {
+    const ready = new Promise<void>((resolve, reject) => {
+      client.on(HttpApiEvent.SessionLoggedOut, (err) => {
+        log.error({ errcode: err.errcode }, "Matrix access token no longer valid");
+        reject(new ConfigError("The Matrix homeserver logged the bot out (token revoked or expired); log it in again with its password.", { cause: err }));
+      });
       const onSync = (state: SyncState, prev: SyncState | null): void => {
         if (state !== prev) log.debug({ state }, "Matrix sync state");
         if (state === SyncState.Error || state === SyncState.Reconnecting) {

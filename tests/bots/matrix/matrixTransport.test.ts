@@ -135,6 +135,29 @@ describe("MatrixTransport against Synapse", { timeout: 180_000 }, () => {
     expect(m3).toMatchObject({ replyToId: reply.getId(), replyToBot: true, mentionsBot: false });
   });
 
+  it("logs and skips an undecryptable event without stalling the room", async () => {
+    // A megolm event for a session nobody has: the bot can never decrypt it.
+    const bogus = await fetch(
+      `${info.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(groupRoom)}/send/m.room.encrypted/bogus-${Date.now()}`,
+      {
+        method: "PUT",
+        headers: { authorization: `Bearer ${alice.accessToken}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          algorithm: "m.megolm.v1.aes-sha2",
+          ciphertext: "AwgAEnACgAkLmt6qF84IK++J7UDH2Za1YVchHyprqTqsg2yyOwAtHaZTwyNg37afzg8f3r9IsN9r4RNFg7MaZencUJe4qvELiDiopUjy5wYVDAtqdBzer5bWRD9ldxp1FLgbQvBcjkkywYjCsmsq6+hArLd9oAQZnGKn/qLsK+5uNX3PaWzDRC9wZPQvWYYPCTov3jCwXKTPsLKIiTrcCXDqMvnn8m+T3zF/I2zqxg158tnUwWWIw51UO",
+          device_id: "NOSUCHDEVICE",
+          sender_key: "NOSUCHSENDERKEY",
+          session_id: "NOSUCHSESSION",
+        }),
+      },
+    );
+    expect(bogus.ok).toBe(true);
+    const next = await aliceClient.sendMessage(groupRoom, { msgtype: "m.text" as never, body: "after the garbage" });
+    await waitFor("message after undecryptable event", () => received.find((m) => m.id === next.event_id));
+    const { event_id: bogusId } = (await bogus.json()) as { event_id: string };
+    expect(received.some((m) => m.id === bogusId)).toBe(false);
+  });
+
   it("delivers an encrypted image whose fetched bytes equal the original, and refuses oversized ones", async () => {
     const original = new Uint8Array(Buffer.concat([Buffer.from("\x89PNG\r\n\x1a\n", "binary"), Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251))]));
     const { ciphertext, file } = encryptAttachment(original);
@@ -263,6 +286,41 @@ describe("MatrixTransport against Synapse", { timeout: 180_000 }, () => {
       expect(b.id).toMatch(/^\$/);
     } finally {
       await fetch(overrideUrl, { method: "DELETE", headers: auth });
+    }
+  });
+
+  it("password login hands the new token to onLogin and reuses the stored device on the next login", async () => {
+    const pwBot = await registerUser(info, uniqueLocalpart("pwbot"));
+    const dir = mkdtempSync(join(tmpdir(), "hearth-matrix-pw-"));
+    const logins: { accessToken: string; deviceId: string }[] = [];
+    const opts = (): MatrixTransportOptions => ({
+      homeserverUrl: info.baseUrl,
+      userId: pwBot.userId,
+      password: pwBot.password,
+      onLogin: (c) => void logins.push(c),
+      storeDir: dir,
+      pickleKey: "another-pickle-key-abcdefghijkl",
+      allowedInviters: [],
+    });
+    try {
+      const t1 = new MatrixTransport(opts());
+      await t1.start(async () => undefined);
+      const dev1 = t1.deviceId;
+      await t1.dispose();
+      const t2 = new MatrixTransport(opts());
+      await t2.start(async () => undefined);
+      expect(t2.deviceId).toBe(dev1);
+      await t2.dispose();
+      expect(logins).toHaveLength(2);
+      expect(logins[0]!.deviceId).toBe(dev1);
+      expect(logins[1]!.deviceId).toBe(dev1);
+      expect(logins[0]!.accessToken).not.toBe(pwBot.accessToken);
+      // A wrong password is a clear configuration error, not a crash.
+      const bad = new MatrixTransport({ ...opts(), password: "wrong" });
+      await expect(bad.start(async () => undefined)).rejects.toMatchObject({ code: "CONFIG_INVALID" });
+      await bad.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

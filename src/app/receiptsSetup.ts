@@ -1,0 +1,56 @@
+import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { HearthConfig, HearthPaths } from "../core/config.ts";
+import { OcrEngine } from "../ocr/ocrEngine.ts";
+import { Ledger } from "../receipts/ledger.ts";
+import { llmAssistFromEngine } from "../receipts/parseReceipt.ts";
+import { ReceiptService } from "../receipts/receiptService.ts";
+import type { Vault } from "../vault/vault.ts";
+import type { ModelGateway } from "../core/modelGateway.ts";
+
+/** Vault entry holding the key that encrypts (and names) receipt images at rest. */
+export const RECEIPTS_KEY_SECRET = "receipts_image_key";
+
+/** The image key, created on first use. Losing the vault means losing access to the images. */
+export async function receiptsImageKey(vault: Vault): Promise<Uint8Array> {
+  if (!vault.has(RECEIPTS_KEY_SECRET)) await vault.add(RECEIPTS_KEY_SECRET, randomBytes(32).toString("base64"), { allowHosts: [] });
+  const key = Buffer.from(vault.get(RECEIPTS_KEY_SECRET), "base64");
+  return new Uint8Array(key);
+}
+
+/** Options for {@link openReceipts}. */
+export interface OpenReceiptsOptions {
+  config: HearthConfig;
+  paths: HearthPaths;
+  vault: Vault;
+  /** The model's JSON answers, for low-confidence fields (pass the gateway's, which redacts). */
+  json?: ModelGateway["json"];
+}
+
+/**
+ * Open the HSA ledger (reconciling anything a crash left half-done) and the OCR worker pool.
+ * The pool is created once and reused for every photo.
+ */
+export async function openReceipts(options: OpenReceiptsOptions): Promise<{ service: ReceiptService; ocr: OcrEngine; ledger: Ledger }> {
+  const { config, paths } = options;
+  const ledger = await Ledger.open({
+    dbPath: join(paths.dataDir, "hsa.sqlite"),
+    imageDir: paths.images,
+    imageKey: await receiptsImageKey(options.vault),
+    dateOrder: config.receipts.dateOrder,
+  });
+  ledger.reconcile();
+  const workers = config.receipts.ocrWorkers || Math.min(availableParallelism(), 4);
+  const ocr = new OcrEngine({
+    workers,
+    preprocess: { maxBytes: config.receipts.maxImageMB * 1024 * 1024, maxPixels: config.receipts.maxMegapixels * 1_000_000 },
+  });
+  const service = new ReceiptService({
+    ledger,
+    ocr,
+    parse: { dateOrder: config.receipts.dateOrder, defaultCurrency: config.receipts.currency },
+    ...(options.json ? { llmAssist: llmAssistFromEngine({ json: options.json }) } : {}),
+  });
+  return { service, ocr, ledger };
+}
