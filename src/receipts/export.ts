@@ -103,7 +103,7 @@ export async function exportPdf(ledger: Ledger, selection: ExportSelection = {},
     let x = doc.page.margins.left;
     doc.font(bold ? "Helvetica-Bold" : "Helvetica").fontSize(9);
     cells.forEach((c, i) => {
-      doc.text(c, x, y, { width: cols[i]! - 4, ellipsis: true, lineBreak: false });
+      doc.text(c, x, y, { width: cols[i]! - 4, height: 11, ellipsis: true, lineBreak: false });
       x += cols[i]!;
     });
     doc.x = doc.page.margins.left;
