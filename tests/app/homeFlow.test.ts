@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,7 +107,7 @@ describe("home automation through the app", () => {
       readFileSync(join(home.dir, "trace.jsonl"), "utf8"),
       logs.join(""),
       ...readdirSync(home.paths.dataDir)
-        .filter((f) => !f.startsWith("vault"))
+        .filter((f) => !f.startsWith("vault") && statSync(join(home.paths.dataDir, f)).isFile())
         .map((f) => readFileSync(join(home.paths.dataDir, f)).toString("latin1")),
     ].join("\n");
     expect(everything).toContain("garage");

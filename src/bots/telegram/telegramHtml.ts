@@ -81,7 +81,10 @@ function renderList(list: Tokens.List, indent: string, inQuote: boolean): string
   const start = typeof list.start === "number" ? list.start : 1;
   const lines: string[] = [];
   list.items.forEach((item, i) => {
-    const marker = list.ordered ? `${start + i}. ` : "• ";
+    // Keep the number the author wrote ("1. 1. 1." stays as typed): renumbering would change the
+    // visible text of the model's answer, and Telegram shows plain numbers anyway.
+    const written = /^\s*(\d{1,9})[.)]/.exec(item.raw)?.[1];
+    const marker = list.ordered ? `${written ?? start + i}. ` : "• ";
     const box = item.task ? (item.checked ? "☑ " : "☐ ") : "";
     const body: string[] = [];
     for (const child of item.tokens) {
