@@ -13,8 +13,8 @@ export interface AccessPolicyOptions {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Who may talk to Hearth, and when it listens in groups. Unknown senders get one polite refusal
- * per day and cost no model time; in group chats Hearth answers only when mentioned, replied to,
+ * Who may talk to Hearth, and when it listens in groups. Unknown senders cost no model time: in a
+ * direct chat they get one polite refusal per day, in a group they are ignored; in group chats Hearth answers only when mentioned, replied to,
  * or addressed with a command, so family banter never reaches the model.
  */
 export function accessPolicy(options: AccessPolicyOptions): Middleware {
@@ -32,9 +32,11 @@ export function accessPolicy(options: AccessPolicyOptions): Middleware {
     }
     const person = options.people.byIdentity(msg.sender.id);
     if (!person) {
+      ctx.log.info({ sender: msg.sender.id, chatType: msg.chatType }, "message from someone not in people: ignored");
+      // In a shared room a stranger is simply not answered: a refusal would be noise for the family.
+      if (msg.chatType === "group") return;
       const t = now();
       const last = lastRefusal.get(msg.sender.id);
-      ctx.log.info({ sender: msg.sender.id }, "message from someone not in people: refused");
       if (last === undefined || t - last >= DAY_MS) {
         lastRefusal.set(msg.sender.id, t);
         await ctx.reply(
