@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { HearthConfig, HearthPaths } from "../core/config.ts";
-import { OcrEngine } from "../ocr/ocrEngine.ts";
+import { OcrEngine, type OcrResult, type RecognizeOptions } from "../ocr/ocrEngine.ts";
 import { Ledger } from "../receipts/ledger.ts";
 import { llmAssistFromEngine } from "../receipts/parseReceipt.ts";
 import { ReceiptService } from "../receipts/receiptService.ts";
@@ -46,9 +46,18 @@ export async function openReceipts(options: OpenReceiptsOptions): Promise<{ serv
     workers,
     preprocess: { maxBytes: config.receipts.maxImageMB * 1024 * 1024, maxPixels: config.receipts.maxMegapixels * 1_000_000 },
   });
+  // OCR text is user content like any message: secrets in a photographed letter or screenshot are
+  // replaced by their handles before the text is parsed, stored in the ledger or shown to the model.
+  const redact = (t: string) => options.vault.redactor().redact(t).text;
+  const redactingOcr = {
+    async recognize(bytes: Uint8Array, o?: RecognizeOptions): Promise<OcrResult> {
+      const r = await ocr.recognize(bytes, o);
+      return { ...r, text: redact(r.text), lines: r.lines.map((l) => ({ ...l, text: redact(l.text) })) };
+    },
+  };
   const service = new ReceiptService({
     ledger,
-    ocr,
+    ocr: redactingOcr,
     parse: { dateOrder: config.receipts.dateOrder, defaultCurrency: config.receipts.currency },
     ...(options.json ? { llmAssist: llmAssistFromEngine({ json: options.json }) } : {}),
   });

@@ -2,6 +2,8 @@ import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSy
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import Database from "better-sqlite3";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openVault } from "../../src/app/openVault.ts";
 import { buildApp, type Runtime } from "../../src/app/runtime.ts";
@@ -22,6 +24,8 @@ const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const rand = (n: number) => Array.from(randomBytes(n), (b) => ALNUM[b % ALNUM.length]).join("");
 const pasted = `ghp_${rand(36)}`; // GitHub token format: detected, never seen before
 const stored = `hs_${rand(30)}`; // already in the vault
+// Printed on a photographed receipt: letters and digits Tesseract does not confuse.
+const printed = Array.from(randomBytes(16), (b) => "ACDEFHJKMNPRTUVWXY3479"[b % 22]).join("");
 const logs: string[] = [];
 let home: ReturnType<typeof tempHome>;
 let rt: Runtime;
@@ -62,6 +66,7 @@ beforeAll(async () => {
   };
   const vault = await openVault(loaded, { create: true });
   await vault.add("home_secret", stored, { allowHosts: ["example.invalid"] });
+  await vault.add("member_id", printed, { allowHosts: [] });
   vault.dispose();
   rt = await buildApp(loaded);
 }, 180_000);
@@ -90,6 +95,31 @@ describe("canary secrets", () => {
     expect(trace).toContain("{{secret:home_secret}}");
   }, 180_000);
 
+  it("a secret printed on a photographed receipt is redacted in the OCR text before it is stored", async () => {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="520"><rect width="100%" height="100%" fill="white"/>
+      <g font-family="DejaVu Sans Mono" font-size="34" fill="black">
+      <text x="40" y="70">CORNER PHARMACY</text><text x="40" y="140">DATE 03/14/2026</text>
+      <text x="40" y="210">MEMBER ${printed}</text><text x="40" y="280">ASPIRIN 81MG    12.34</text>
+      <text x="40" y="350">TOTAL          $12.34</text></g></svg>`;
+    const image = join(home.dir, "receipt.png");
+    await sharp(Buffer.from(svg)).png().toFile(image);
+    const input = new PassThrough();
+    const out = new PassThrough();
+    out.on("data", (d) => (output += String(d)));
+    let closed!: () => void;
+    const done = new Promise<void>((r) => (closed = r));
+    await rt.app.attach(new ConsoleTransport({ user: "ann", input, output: out, onClose: () => closed() }));
+    input.end(`/image ${image}\n`);
+    await done;
+    expect(output).toMatch(/Filed as receipt #\d+/);
+    const db = new Database(join(home.paths.dataDir, "hsa.sqlite"), { readonly: true });
+    const rows = db.prepare("SELECT * FROM receipts").all() as Array<Record<string, unknown>>;
+    db.close();
+    const raw = JSON.stringify(rows);
+    expect(raw).toContain("{{secret:member_id}}");
+    expect(raw).not.toContain(printed);
+  }, 180_000);
+
   it("a tool result echoing a secret is redacted before the model sees it", async () => {
     const engine = new ScriptedEngine(async (req) => `tool said: ${await req.functions!["echo"]!.handler({})}`);
     const trace = join(home.dir, "tool-trace.jsonl");
@@ -108,6 +138,6 @@ describe("canary secrets", () => {
   it("no canary reaches the trace, the database or the logs, in any encoding", () => {
     const all = everything();
     expect(all.length).toBeGreaterThan(1000);
-    for (const secret of [pasted, stored]) for (const v of variants(secret)) expect(all).not.toContain(v);
+    for (const secret of [pasted, stored, printed]) for (const v of variants(secret)) expect(all).not.toContain(v);
   });
 });
