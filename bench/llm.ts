@@ -3,20 +3,25 @@
  *
  *   node bench/llm.ts [--dim 512] [--layers 8] [--tokens 64] [--threads N] [--history 2000] [--parallel 4] [--f16]
  *
- * Measures (a) time to first token and generation speed through LlamaCppEngine vs. raw
- * node-llama-cpp (`LlamaContextSequence.evaluate`) on the same prompt and settings, (b) the time to
+ * Measures (a) time to first token and generation speed through Hearth's whole pipeline (the path a
+ * console message takes: access policy, redaction, per-chat queue, SQLite memory, streaming reply)
+ * vs. LlamaCppEngine alone vs. raw node-llama-cpp (`LlamaContextSequence.evaluate`), all on the same
+ * prompt and settings, (b) the time to
  * first token of a follow-up turn after ~2,000 tokens of history with the warm sequence vs. a cold
  * re-evaluation, and (c) aggregate tokens/s of several chats at once vs. one. Prints a table, then
  * one JSON line. `runLlmBench` is exported so the whole-pipeline benchmark can reuse it.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { getLlama, type Llama } from "node-llama-cpp";
 import { configureLogger } from "../src/core/logger.ts";
-import type { ChatTurn } from "../src/llm/engine.ts";
+import { HearthApp } from "../src/app/hearthApp.ts";
+import { loadConfig } from "../src/core/config.ts";
+import type { Transport } from "../src/core/transport.ts";
+import type { ChatRequest, ChatTurn, LlmEngine } from "../src/llm/engine.ts";
 import { LlamaCppEngine } from "../src/llm/llamaCppEngine.ts";
 import { writeTestModel } from "../tests/fixtures/gguf/writeTestModel.ts";
 
@@ -45,6 +50,8 @@ export interface LlmBenchResult {
   model: { dim: number; layers: number; fileMB: number; tensorType: "f32" | "f16"; threads: number | "auto" };
   engine: { ttftMs: number; tokensPerSecond: number };
   raw: { ttftMs: number; tokensPerSecond: number };
+  /** The same question through Hearth's whole pipeline (access policy, redaction, queue, memory, streaming). */
+  pipeline: { ttftMs: number; tokensPerSecond: number; overheadPercent: number };
   followUp: { historyTokens: number; warmTtftMs: number; coldTtftMs: number; speedup: number; warmEvaluatedTokens: number; coldEvaluatedTokens: number };
   parallel: { chats: number; singleTokensPerSecond: number; aggregateTokensPerSecond: number; scaling: number };
 }
@@ -57,12 +64,12 @@ interface Timed {
   totalMs: number;
 }
 
-async function timedChat(engine: LlamaCppEngine, sessionKey: string, history: ChatTurn[], tokens: number): Promise<Timed> {
+async function timedChat(engine: LlamaCppEngine, sessionKey: string, history: ChatTurn[], tokens: number, systemPrompt = "You are Hearth, a helpful family assistant."): Promise<Timed> {
   const start = performance.now();
   let first = 0;
   const res = await engine.chat({
     sessionKey,
-    systemPrompt: "You are Hearth, a helpful family assistant.",
+    systemPrompt,
     history,
     maxTokens: tokens,
     temperature: 0,
@@ -75,6 +82,57 @@ async function timedChat(engine: LlamaCppEngine, sessionKey: string, history: Ch
   // End-to-end rate (prompt included): chunk timing is not token timing, since node-llama-cpp may
   // hold text back briefly while checking for stop triggers.
   return { ttftMs: first - start, tokensPerSecond: (res.generatedTokens * 1000) / (end - start), generated: res.generatedTokens, evaluated: res.evaluatedPromptTokens, totalMs: end - start };
+}
+
+/**
+ * One message through the whole Hearth pipeline (as `hearth chat` runs it) with a transport that
+ * timestamps the first streamed text and the final answer. Each run is a new chat so the prompt is
+ * the same size every time. Returns the request the engine received, so the engine and raw runs
+ * can be given exactly the same prompt.
+ */
+async function pipelineRuns(engine: LlamaCppEngine, dir: string, tokens: number, runs: number): Promise<{ timed: Timed[]; request: ChatRequest }> {
+  await writeFile(join(dir, "config.yaml"), `log: { level: silent }\nllm: { maxTokens: ${tokens}, temperature: 0 }\npeople: [{ name: ann, role: admin, identities: ["console:ann"] }]\n`);
+  const loaded = loadConfig({ env: { HEARTH_HOME: join(dir, "home"), HEARTH_CONFIG: join(dir, "config.yaml") } });
+  let request: ChatRequest | undefined;
+  // The app owns its engine; this view lets it use the bench's engine without disposing it.
+  const view: LlmEngine = {
+    description: engine.description,
+    contextSize: engine.contextSize,
+    chat: (r) => ((request = r), engine.chat(r)),
+    json: (r) => engine.json(r),
+    countTokens: (t) => engine.countTokens(t),
+    forgetSession: (k) => engine.forgetSession(k),
+    onPrompt: (l) => engine.onPrompt(l),
+    dispose: async () => {},
+  };
+  const app = new HearthApp({ loaded, engine: view });
+  const timed: Timed[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      let first = 0;
+      const transport: Transport = {
+        kind: "test",
+        start: async () => {},
+        send: async () => {
+          first ||= performance.now();
+          return { id: "x", edit: async () => {} };
+        },
+        dispose: async () => {},
+      };
+      const chatId = `bench:${i}`;
+      const start = performance.now();
+      await app.handle(
+        { id: `m${i}`, transport: "test", chatId, chatType: "direct", encrypted: false, sender: { id: "console:ann", displayName: "ann" }, text: "What is on the family calendar this week, and is the kitchen light off?", attachments: [], mentionsBot: true, timestamp: Date.now() },
+        transport,
+      );
+      const end = performance.now();
+      await engine.forgetSession(chatId);
+      timed.push({ ttftMs: (first || end) - start, tokensPerSecond: (tokens * 1000) / (end - start), generated: tokens, evaluated: undefined, totalMs: end - start });
+    }
+  } finally {
+    await app.dispose(0);
+  }
+  return { timed, request: request! };
 }
 
 function median(values: number[]): number {
@@ -101,12 +159,15 @@ export async function runLlmBench(options: LlmBenchOptions = {}): Promise<LlmBen
       engine.onPrompt((e) => (prompt = e.prompt));
       const question: ChatTurn[] = [{ role: "user", text: "What is on the family calendar this week, and is the kitchen light off?" }];
 
-      // (a) engine vs raw, same prompt; warm-up once so lazy allocations are not measured.
+      // (a) pipeline vs engine vs raw on exactly the same prompt; warm-up once so lazy
+      // allocations are not measured.
       await timedChat(engine, "warmup", question, 4);
+      const piped = await pipelineRuns(engine, dir, tokens, 3);
+      const sameRequest = piped.request;
       const engineRuns: Timed[] = [];
       for (let i = 0; i < 3; i++) {
         await engine.forgetSession("a");
-        engineRuns.push(await timedChat(engine, "a", question, tokens));
+        engineRuns.push(await timedChat(engine, "a", sameRequest.history, tokens, sameRequest.systemPrompt));
       }
       const promptTokens = engine.llamaModel.tokenize(prompt, true);
       const rawCtx = await engine.llamaModel.createContext({ contextSize: 1024, sequences: 1, ...(options.threads ? { threads: options.threads } : {}) });
@@ -155,6 +216,11 @@ export async function runLlmBench(options: LlmBenchOptions = {}): Promise<LlmBen
       return {
         model: { dim, layers, fileMB: Math.round(info.fileBytes / 1e5) / 10, tensorType: options.f16 ? "f16" : "f32", threads: options.threads ?? "auto" },
         engine: { ttftMs: median(engineRuns.map((r) => r.ttftMs)), tokensPerSecond: median(engineRuns.map((r) => r.tokensPerSecond)) },
+        pipeline: {
+          ttftMs: median(piped.timed.map((r) => r.ttftMs)),
+          tokensPerSecond: median(piped.timed.map((r) => r.tokensPerSecond)),
+          overheadPercent: (100 * (median(piped.timed.map((r) => r.totalMs)) - median(engineRuns.map((r) => r.totalMs)))) / median(engineRuns.map((r) => r.totalMs)),
+        },
         raw: { ttftMs: median(rawRuns.map((r) => r.ttftMs)), tokensPerSecond: median(rawRuns.map((r) => r.tokensPerSecond)) },
         followUp: {
           historyTokens: engine.countTokens(followUp.map((t) => t.text).join(" ")),
@@ -203,7 +269,8 @@ async function main(): Promise<void> {
   });
   const rows: Array<[string, string, string]> = [
     ["model", `dim ${r.model.dim} × ${r.model.layers} layers, ${r.model.tensorType}, ${r.model.fileMB} MB`, `threads ${r.model.threads}`],
-    ["TTFT engine / raw (ms)", `${r1(r.engine.ttftMs)} / ${r1(r.raw.ttftMs)}`, `overhead ${r1(r.engine.ttftMs - r.raw.ttftMs)} ms`],
+    ["TTFT pipeline / engine / raw (ms)", `${r1(r.pipeline.ttftMs)} / ${r1(r.engine.ttftMs)} / ${r1(r.raw.ttftMs)}`, `engine overhead ${r1(r.engine.ttftMs - r.raw.ttftMs)} ms`],
+    ["tok/s pipeline (whole answer)", r1(r.pipeline.tokensPerSecond), `pipeline vs engine time: ${r.pipeline.overheadPercent >= 0 ? "+" : ""}${r1(r.pipeline.overheadPercent)} %`],
     ["tok/s engine / raw (incl. prompt)", `${r1(r.engine.tokensPerSecond)} / ${r1(r.raw.tokensPerSecond)}`, `${r1((100 * r.engine.tokensPerSecond) / r.raw.tokensPerSecond)} % of raw`],
     [`follow-up TTFT after ${r.followUp.historyTokens} tok`, `warm ${r1(r.followUp.warmTtftMs)} / cold ${r1(r.followUp.coldTtftMs)} ms`, `${r1(r.followUp.speedup)}× (evaluated ${r.followUp.warmEvaluatedTokens} vs ${r.followUp.coldEvaluatedTokens} tok)`],
     [`throughput 1 vs ${r.parallel.chats} chats (tok/s)`, `${r1(r.parallel.singleTokensPerSecond)} / ${r1(r.parallel.aggregateTokensPerSecond)}`, `${r1(r.parallel.scaling)}×`],
