@@ -143,7 +143,12 @@ export class HearthApp {
     });
     const middlewares: Middleware[] = [
       errorBoundary(),
-      accessPolicy({ people: this.people, botNames: [this.config.botName.toLowerCase()] }),
+      accessPolicy({
+        people: this.people,
+        botNames: [this.config.botName.toLowerCase()],
+        groupMode: this.config.chat.groupMode,
+        rooms: this.config.chat.rooms,
+      }),
       vaultRedaction(() => options.secrets?.guard),
       chatQueue({ limit: this.config.chat.queueLimit }),
       router({

@@ -42,7 +42,7 @@ export function builtinCommands(deps: BuiltinCommandDeps): Command[] {
         const p = ctx.person;
         await ctx.reply(
           p
-            ? `You are ${p.displayName} (${p.name}), role ${p.role}, writing as ${ctx.msg.sender.id} in a ${ctx.msg.chatType} chat${ctx.msg.encrypted ? " (end-to-end encrypted)" : ""}.`
+            ? `You are ${p.displayName} (${p.name}), role ${p.role}, writing as ${ctx.msg.sender.id} in the ${ctx.msg.chatType} chat ${ctx.msg.chatId}${ctx.msg.encrypted ? " (end-to-end encrypted)" : ""}.`
             : `You are ${ctx.msg.sender.id}, not in the family list.`,
         );
       },

@@ -108,6 +108,13 @@ export const configSchema = z.strictObject({
       queueLimit: z.number().int().min(1).default(8),
       /** Longest message accepted, in characters. */
       maxMessageChars: z.number().int().min(100).default(16000),
+      /**
+       * When Hearth answers in group chats: "quiet" only to commands; "mention" when named,
+       * @-mentioned, replied to or given a command; "chatty" to every message from family.
+       */
+      groupMode: z.enum(["quiet", "mention", "chatty"]).default("mention"),
+      /** Per-chat overrides of groupMode, keyed by chat id, e.g. { "matrix:!abc:example.org": chatty }. */
+      rooms: z.record(z.string().regex(/^(matrix|telegram|console):.+/, 'a chat id like "matrix:!room:example.org"'), z.enum(["quiet", "mention", "chatty"])).default({}),
     })
     .prefault({}),
   /** Append exactly what the model is sent to this file (null = off). HEARTH_TRACE_PROMPTS wins. */

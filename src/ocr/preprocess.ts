@@ -136,7 +136,12 @@ export function analyseLayout(data: Uint8Array, width: number, height: number, c
   if (gw < 8 || gh < 8) return whole;
   const hist = new Float64Array(256);
   for (let y = 0; y < gh; y++) for (let x = 0; x < gw; x++) hist[data[(y * step * width + x * step) * channels]!]!++;
-  const t = otsu(hist, gw * gh);
+  // Paper is the bulk of the image, so the median is the paper tone. Ink is anything clearly
+  // darker: a fixed fraction of the paper tone catches faded thermal print that Otsu (pulled
+  // toward a black scanner border) would miss; Otsu still decides when it is the looser cut.
+  let median = 0;
+  for (let acc = 0; median < 255 && acc + hist[median]! < (gw * gh) / 2; median++) acc += hist[median]!;
+  const t = Math.max(otsu(hist, gw * gh), Math.round(median * 0.8));
   const ink = new Uint8Array(gw * gh);
   const rows = new Float64Array(gh);
   const cols = new Float64Array(gw);
@@ -194,8 +199,9 @@ export function analyseLayout(data: Uint8Array, width: number, height: number, c
     width: Math.min(width - x0 * step, (x1 - x0) * step),
     height: Math.min(height - y0 * step, (y1 - y0) * step),
   };
-  // Keep the whole image when cropping would gain little (a phone photo of just the receipt).
-  if (crop.width * crop.height > 0.9 * width * height || crop.width < 16 || crop.height < 16) return { ...whole, lineHeight };
+  // Keep the whole image when cropping would gain little (a phone photo of just the receipt), or
+  // when the "content" found is a sliver (a dark corner, not a receipt).
+  if (crop.width * crop.height > 0.9 * width * height || crop.width < 0.15 * width || crop.height < 0.15 * height) return { ...whole, lineHeight };
   return { crop, lineHeight };
 }
 

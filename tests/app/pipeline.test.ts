@@ -46,6 +46,18 @@ describe("pipeline", () => {
     expect(engine.requests[0]!.history.at(-1)!.text).toBe("Ann: hey there");
   });
 
+  it("group chattiness: quiet rooms answer only commands, chatty rooms everything", async () => {
+    const { app, engine, t } = makeApp(new ScriptedEngine(), { chat: { groupMode: "quiet", rooms: { "console:kitchen": "chatty" } } });
+    const ann = { id: "console:ann", displayName: "Ann" };
+    await app.handle(inbound({ chatId: "console:hall", text: "hey Hearth", chatType: "group", sender: ann, mentionsBot: true }), t);
+    expect(engine.requests).toHaveLength(0);
+    await app.handle(inbound({ chatId: "console:hall", text: "/whoami", chatType: "group", sender: ann }), t);
+    expect(t.texts("console:hall")).toHaveLength(1);
+    await app.handle(inbound({ chatId: "console:kitchen", text: "we're out of milk", chatType: "group", sender: ann }), t);
+    expect(engine.requests).toHaveLength(1);
+    expect(t.texts("console:kitchen")).toEqual(["echo: Ann: we're out of milk"]);
+  });
+
   it("refuses unknown senders once a day at no model cost", async () => {
     const { app, engine, t } = makeApp();
     const stranger = { id: "console:stranger", displayName: "S" };

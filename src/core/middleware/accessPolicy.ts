@@ -6,9 +6,16 @@ export interface AccessPolicyOptions {
   people: People;
   /** Names the bot answers to in groups, lowercase (besides platform mentions). */
   botNames: string[];
+  /** Default group behaviour (see config `chat.groupMode`). */
+  groupMode?: GroupMode;
+  /** Per-chat overrides of the group behaviour. */
+  rooms?: Record<string, GroupMode>;
   /** Clock, for tests. */
   now?: () => number;
 }
+
+/** How talkative Hearth is in a group chat. */
+export type GroupMode = "quiet" | "mention" | "chatty";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -26,8 +33,12 @@ export function accessPolicy(options: AccessPolicyOptions): Middleware {
   return async (ctx, next) => {
     const { msg } = ctx;
     if (msg.chatType === "group") {
+      const mode = options.rooms?.[msg.chatId] ?? options.groupMode ?? "mention";
+      const command = msg.text.trimStart().startsWith("/");
       const addressed =
-        msg.mentionsBot || msg.replyToBot === true || msg.text.trimStart().startsWith("/") || (nameRe !== null && nameRe.test(msg.text));
+        command ||
+        mode === "chatty" ||
+        (mode === "mention" && (msg.mentionsBot || msg.replyToBot === true || (nameRe !== null && nameRe.test(msg.text))));
       if (!addressed) return;
     }
     const person = options.people.byIdentity(msg.sender.id);
