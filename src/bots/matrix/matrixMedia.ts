@@ -1,3 +1,4 @@
+import { readBodyLimited } from "../../core/readBodyLimited.ts";
 import { createDecipheriv, createHash, timingSafeEqual } from "node:crypto";
 import { AbortedError, InputError, ServiceError } from "../../core/errors.ts";
 import type { Attachment } from "../../core/message.ts";
@@ -64,32 +65,13 @@ export async function downloadMxc(
     await res.body?.cancel().catch(() => undefined);
     throw tooLarge(declared, options.maxBytes);
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body?.getReader();
-  if (!reader) return new Uint8Array(0);
+  if (!res.body) return new Uint8Array(0);
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > options.maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge(undefined, options.maxBytes);
-      }
-      chunks.push(value);
-    }
+    return await readBodyLimited(res.body, options.maxBytes, () => tooLarge(undefined, options.maxBytes));
   } catch (err) {
     if (options.signal?.aborted) throw new AbortedError({ cause: err });
     throw err;
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
 }
 
 function fromUnpaddedBase64(s: string, url = false): Buffer {

@@ -1,3 +1,4 @@
+import { readBodyLimited } from "../../core/readBodyLimited.ts";
 import { AbortedError, InputError, ServiceError, isAbortError } from "../../core/errors.ts";
 
 /** What `getFile` tells us about a file (a subset of Telegram's `File`). */
@@ -87,20 +88,8 @@ export async function downloadTelegramFile(options: DownloadTelegramFileOptions)
     throw fileTooLargeError(noun, maxBytes, declared);
   }
 
-  const reader = response.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw fileTooLargeError(noun, maxBytes);
-      }
-      parts.push(value);
-    }
+    return await readBodyLimited(response.body, maxBytes, () => fileTooLargeError(noun, maxBytes));
   } catch (err) {
     if (err instanceof InputError) throw err;
     if (isAbortError(err) || signal?.aborted) throw new AbortedError({ cause: err });
@@ -108,11 +97,4 @@ export async function downloadTelegramFile(options: DownloadTelegramFileOptions)
       cause: new Error(`stream failed (${(err as Error).name})`),
     });
   }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return bytes;
 }
