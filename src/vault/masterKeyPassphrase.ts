@@ -1,4 +1,4 @@
-import { argon2 } from "node:crypto";
+import * as nodeCrypto from "node:crypto";
 import { AbortedError, VaultError } from "../core/errors.ts";
 import { KEY_BYTES, type KeyHeader, type MasterKeySource } from "./masterKey.ts";
 import { wrongKind } from "./masterKeyKeychain.ts";
@@ -36,9 +36,27 @@ export interface PassphraseMasterKeyOptions {
 }
 
 /**
- * Derive 32 bytes with Argon2id. Uses Node's native, asynchronous `crypto.argon2` with exactly
- * libsodium `crypto_pwhash(ALG_ARGON2ID13)` semantics, because libsodium-wrappers (non-sumo)
- * lacks crypto_pwhash and a synchronous 1-second hash would freeze the bot's event loop.
+ * libsodium's `crypto_pwhash` (Argon2id v1.3), from the sumo build: the reference used where Node
+ * has no native Argon2 (before 24.7), and by the tests that pin the two to the same output.
+ */
+export async function sodiumArgon2id(passphrase: Uint8Array, salt: Uint8Array, limits: { opslimit: number; memlimit: number }): Promise<Uint8Array> {
+  const mod = (await import("libsodium-wrappers-sumo")) as unknown as { default: typeof import("libsodium-wrappers-sumo") };
+  const sodium = mod.default;
+  await sodium.ready;
+  return sodium.crypto_pwhash(KEY_BYTES, passphrase, salt, limits.opslimit, limits.memlimit, sodium.crypto_pwhash_ALG_ARGON2ID13);
+}
+
+type NativeArgon2 = (
+  algorithm: "argon2id",
+  params: { message: Uint8Array; nonce: Uint8Array; parallelism: number; tagLength: number; memory: number; passes: number },
+  callback: (err: Error | null, key: Buffer) => void,
+) => void;
+
+/**
+ * Derive 32 bytes with Argon2id, with exactly libsodium `crypto_pwhash(ALG_ARGON2ID13)` semantics
+ * (opslimit = passes, memlimit = bytes, parallelism 1). On Node ≥ 24.7 this runs natively and
+ * asynchronously (`crypto.argon2`), so a 1-second hash does not freeze the bot's event loop; older
+ * Node falls back to libsodium's own `crypto_pwhash`. Both give identical keys.
  */
 export function deriveArgon2id(
   passphrase: Uint8Array,
@@ -47,6 +65,12 @@ export function deriveArgon2id(
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   if (signal?.aborted) return Promise.reject(new AbortedError({ cause: signal.reason }));
+  const argon2 = (nodeCrypto as unknown as { argon2?: NativeArgon2 }).argon2;
+  if (argon2 === undefined) {
+    return sodiumArgon2id(passphrase, salt, limits).catch((err: unknown) => {
+      throw new VaultError("VAULT_KDF_FAILED", "Deriving the key from the passphrase failed (not enough memory for the Argon2id limits?).", { cause: err });
+    });
+  }
   return new Promise((resolve, reject) => {
     argon2(
       "argon2id",
