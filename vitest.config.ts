@@ -11,6 +11,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     globalSetup: ["tests/bots/matrix/globalSetup.ts"],
-    reporters: ["default"],
+    // The JSON report lets .ci/run print a one-line "N passed, N failed" summary.
+    reporters: ["default", ["json", { outputFile: ".cache/test-results.json" }]],
   },
 });
