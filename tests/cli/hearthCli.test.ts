@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -53,6 +53,26 @@ describe("hearth CLI", () => {
     expect(rows[0]!.text).toBe("hello hearth");
     expect(rows[2]!.text).toBe("second visit");
   });
+
+  it("shuts down cleanly on SIGTERM while chatting", async () => {
+    const child = spawn(process.execPath, [bin, "chat", "--as", "ann"], {
+      env: { ...process.env, HEARTH_HOME: join(dir, "data"), HEARTH_CONFIG: join(dir, "config.yaml"), HEARTH_MODEL: model, CI: "true" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += String(d)));
+    child.stdin.write("are you there?\n");
+    const deadline = Date.now() + 120_000;
+    while (!out.includes("hearth> ") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain("hearth> ");
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const db = new Database(join(dir, "data", "hearth.db"));
+    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+    expect((db.prepare("SELECT COUNT(*) AS n FROM messages WHERE text = 'are you there?'").get() as { n: number }).n).toBe(1);
+    db.close();
+  }, 180_000);
 
   it("an unreadable model file is a clear error naming the path", () => {
     const r = hearth(["chat", "--as", "ann"], { input: "hi\n", env: { HEARTH_MODEL: join(dir, "missing.gguf") } });
