@@ -7,6 +7,8 @@ import type { Vault } from "../vault/vault.ts";
 /** Vault names of the Matrix device and the key that encrypts its crypto state at rest. */
 export const MATRIX_DEVICE_SECRET = "matrix_device_id";
 export const MATRIX_PICKLE_SECRET = "matrix_pickle_key";
+/** Vault name of the recovery key of the bot's server-side key backup (only with `matrix.keyBackup`). */
+export const MATRIX_RECOVERY_SECRET = "matrix_recovery_key";
 
 /** The pickle key, created on first use: it encrypts the bot's end-to-end keys on disk. */
 export async function matrixPickleKey(vault: Vault): Promise<string> {
@@ -35,5 +37,15 @@ export async function createMatrixTransport(loaded: LoadedConfig, vault: Vault):
     streamEdits: m.streamEdits,
     editIntervalMs: m.editIntervalMs,
     maxImageBytes: loaded.config.receipts.maxImageMB * 1024 * 1024,
+    // Read loosely until the config schema has matrix.keyBackup (boolean, default false).
+    ...(m.keyBackup
+      ? {
+          keyBackup: {
+            ...(vault.has(MATRIX_RECOVERY_SECRET) ? { recoveryKey: vault.get(MATRIX_RECOVERY_SECRET) } : {}),
+            // allowHosts: [] — no tool may ever send it anywhere; the vault also redacts it from logs.
+            onRecoveryKeyCreated: (key: string) => vault.add(MATRIX_RECOVERY_SECRET, key, { allowHosts: [] }),
+          },
+        }
+      : {}),
   });
 }

@@ -160,6 +160,8 @@ export const configSchema = z.strictObject({
       streamEdits: z.boolean().default(true),
       /** Minimum milliseconds between streamed edits. */
       editIntervalMs: z.number().int().min(250).default(1500),
+      /** Server-side backup of the bot's room keys; its recovery key is kept in the vault. */
+      keyBackup: z.boolean().default(false),
     })
     .prefault({}),
   telegram: z

@@ -22,6 +22,7 @@ import type { InboundMessage, OutboundReply } from "../../core/message.ts";
 import type { SentReply, Transport } from "../../core/transport.ts";
 import { CryptoSnapshot, deriveMatrixKeys } from "./cryptoSnapshot.ts";
 import { EventLedger } from "./eventLedger.ts";
+import { ensureKeyBackup, type KeyBackupOptions, type KeyBackupOutcome } from "./keyBackup.ts";
 import { mapMatrixEvent, type MatrixEventLike } from "./mapMatrixEvent.ts";
 import { makeMatrixAttachment } from "./matrixMedia.ts";
 import { renderMarkdown } from "./renderMarkdown.ts";
@@ -60,7 +61,15 @@ export interface MatrixTransportOptions {
   maxImageBytes?: number;
   /** Timeline events per room in the initial sync (catch-up paginates further). Default 30. */
   initialSyncLimit?: number;
+  /**
+   * Back room keys up on the homeserver (server-side key backup), see {@link ensureKeyBackup}.
+   * Off when absent. Problems with the backup are logged and never stop the transport.
+   */
+  keyBackup?: KeyBackupOptions;
 }
+
+/** How long start() waits for key-backup setup before syncing anyway (it then finishes in the background). */
+const KEY_BACKUP_SETUP_WAIT_MS = 60_000;
 
 const log = getLogger("matrix");
 
@@ -120,6 +129,7 @@ export class MatrixTransport implements Transport {
   private readonly awaitingKeys = new Set<string>();
   private readonly invitesInFlight = new Set<string>();
   private saveTimer: NodeJS.Timeout | undefined;
+  private keyBackupSetup: Promise<KeyBackupOutcome | undefined> | undefined;
 
   constructor(options: MatrixTransportOptions) {
     if (!/^@[^:]+:.+$/.test(options.userId)) throw new ConfigError(`Matrix user id "${options.userId}" is invalid; it looks like @hearth:example.org.`);
@@ -136,6 +146,14 @@ export class MatrixTransport implements Transport {
   /** The bot's device id once started (what family members verify). */
   get deviceId(): string | undefined {
     return this.client?.getDeviceId() ?? undefined;
+  }
+
+  /**
+   * Result of the key-backup setup at start (undefined when `keyBackup` is off, or when the setup
+   * failed — that is logged). For diagnostics and tests.
+   */
+  get keyBackupOutcome(): Promise<KeyBackupOutcome | undefined> {
+    return this.keyBackupSetup ?? Promise.resolve(undefined);
   }
 
   /** The underlying client, for diagnostics and tests only. */
@@ -175,6 +193,7 @@ export class MatrixTransport implements Transport {
     await this.snapshot.saveIfDirty().catch(() => undefined);
     this.saveTimer = setInterval(() => void this.snapshot?.saveIfDirty().catch(() => undefined), 5000);
     this.saveTimer.unref();
+    if (o.keyBackup) await this.setUpKeyBackup(client, o.keyBackup);
 
     client.on(RoomEvent.Timeline, (event, room, toStart, removed) => {
       if (toStart || removed || !room || !this.prepared) return;
@@ -210,6 +229,26 @@ export class MatrixTransport implements Transport {
     if (this.disposed) return;
     this.onPrepared();
     void this.ensureDisplayName();
+  }
+
+  /**
+   * Enable or create the server-side key backup before the first sync, so keys arriving in it are
+   * backed up and a fresh store can fetch older keys during catch-up. Bounded wait and no throw:
+   * the backup is an extra, the bot must run without it.
+   */
+  private async setUpKeyBackup(client: MatrixClient, options: KeyBackupOptions): Promise<void> {
+    const snapshot = this.snapshot!;
+    this.keyBackupSetup = ensureKeyBackup(client, options, () => snapshot.saveIfDirty()).catch((err: unknown) => {
+      if (!this.disposed) log.error({ err: String(err) }, "could not set up the Matrix key backup; continuing without it");
+      return undefined;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      this.keyBackupSetup.then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), KEY_BACKUP_SETUP_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!waited) log.warn({ waitedMs: KEY_BACKUP_SETUP_WAIT_MS }, "Matrix key backup setup is slow; syncing meanwhile");
   }
 
   /** Validate the token (or log in once) and return the credentials to use. */
@@ -387,6 +426,9 @@ export class MatrixTransport implements Transport {
           "cannot decrypt a Matrix message yet (missing room key); it will be handled if the key arrives",
         );
         // The Rust crypto retries decryption when keys arrive and emits Decrypted on the event.
+        // Keys come from the sender's device, or, with key backup on, from the backup: the SDK
+        // fetches a missing session from it by itself. matrix-js-sdk deliberately never sends
+        // m.room_key_request to other devices (disabled in initRustCrypto, element-web#26524).
         event.on(MatrixEventEvent.Decrypted, (ev) => {
           if (!ev.isDecryptionFailure() && this.awaitingKeys.delete(eventId)) {
             log.info({ eventId }, "late room key arrived; handling the message");
@@ -601,7 +643,7 @@ export class MatrixTransport implements Transport {
     this.disposed = true;
     if (this.saveTimer) clearInterval(this.saveTimer);
     const client = this.client;
-    await Promise.race([Promise.allSettled([...this.queues.values()]), sleep(30_000)]);
+    await Promise.race([Promise.allSettled([...this.queues.values(), this.keyBackupSetup]), sleep(30_000)]);
     client?.stopClient();
     client?.removeAllListeners();
     await this.snapshot?.dispose();
