@@ -37,7 +37,6 @@ export async function createMatrixTransport(loaded: LoadedConfig, vault: Vault):
     streamEdits: m.streamEdits,
     editIntervalMs: m.editIntervalMs,
     maxImageBytes: loaded.config.receipts.maxImageMB * 1024 * 1024,
-    // Read loosely until the config schema has matrix.keyBackup (boolean, default false).
     ...(m.keyBackup
       ? {
           keyBackup: {
