@@ -38,11 +38,19 @@ function year(y: string): number {
   return y.length === 2 ? 2000 + n : n;
 }
 
-/** Fix O/l/S confusions inside date-shaped tokens only. */
+const DATE_CONFUSABLE: Record<string, string> = { O: "0", o: "0", D: "0", Q: "0", I: "1", l: "1", "|": "1", S: "5", A: "4", B: "8", Z: "2" };
+
+/**
+ * Fix OCR letter/digit confusions inside date-shaped tokens only (`2O17`, `DA/09/2017`), and a
+ * year whose leading 2 was read as 7 or Z (`15/11/7017`). The token must already hold at least
+ * four real digits, so words like "SALE/BOOK" are never touched.
+ */
 function fixDateDigits(line: string): string {
-  return line.replace(/[0-9OoIl|S]{1,4}[/.\-][0-9OoIl|S]{1,2}[/.\-][0-9OoIl|S]{2,4}/g, (t) =>
-    /\d/.test(t) ? t.replace(/[Oo]/g, "0").replace(/[Il|]/g, "1").replace(/S/g, "5") : t,
-  );
+  return line.replace(/(?<![A-Za-z0-9])[0-9OoIl|SDQABZ]{1,4}[/.\-][0-9OoIl|SDQABZ]{1,2}[/.\-][0-9OoIl|SDQABZ]{2,4}(?![A-Za-z0-9])/g, (t) => {
+    if ((t.match(/\d/g) ?? []).length < 4) return t;
+    const fixed = t.replace(/[OoDQIl|SABZ]/g, (c) => DATE_CONFUSABLE[c] ?? c);
+    return fixed.replace(/([/.\-])[7Z](0\d{2})$/, "$12$2");
+  });
 }
 
 /** All plausible dates in a line, left to right. */

@@ -76,11 +76,15 @@ const STRONG_TOTAL = new RegExp(
     String.raw`YOU\s*(?:MAY\s*)?(?:OWE|PAY|PAID)`,
     String.raw`(?:TOTAL|AMOUNT|AMT)\s*PAYABLE`,
     String.raw`${TOTAL_WORD}\s*\(?\s*(?:RM|MYR|USD)\b`,
-    String.raw`${TOTAL_WORD}\s*INCL`,
+    // "TOTAL INCL. GST", "Total (incl GST)", OCR'd as "Tota! (inci GST)".
+    String.raw`${TOTAL_WORD}\s*\(?\s*INC[L1I]`,
     String.raw`${TOTAL_WORD}\s*SALES?\b`,
     String.raw`${TOTAL_WORD}\s*(?:AMOUNT|AMT)`,
     String.raw`${TOTAL_WORD}\s*(?:PAID|CHARGES?)`,
-    String.raw`(?:AMOUNT|AMT)\s*(?:PAID|CHARGED)`,
+    String.raw`(?:AMOUNT|AMT)\s*(?:TO\s*BE\s*)?(?:PAID|CHARGED)`,
+    String.raw`(?:AMOUNT|AMT)\s*TO\s*PAY`,
+    // "Amount Incl. GST" / "Amt incl tax": the tax-inclusive amount is what was paid.
+    String.raw`(?:A[MN]{1,2}OUNT|AMT)\s*INCL`,
     String.raw`YOUR\s*(?:CO-?PAY|RESPONSIBILITY|SHARE)`,
     String.raw`CO-?PAY(?:MENT)?\s*(?:DUE|AMOUNT|COLLECTED|PAID)?`,
   ].join("|"),
@@ -88,8 +92,12 @@ const STRONG_TOTAL = new RegExp(
 );
 const PLAIN_TOTAL = new RegExp(String.raw`(?:^|[^A-Z])${TOTAL_WORD}(?:[^A-Z]|$)|${TOTAL_WORD}:`, "i");
 const NOT_TOTAL =
-  /SUB\s*-?\s*T[O0]T|EXCL|\bTAX\b|\bGST\b|\bVAT\b|\bSST\b|\bCASH\b|TENDER|CHANGE|CHG\b|PAYMENT|DISC|SAVING|ROUNDING|ROUND\s*ADJ|\bADJ|\bQTY|QUANTITY|ITEM|POINTS?|BILLED|ALLOWED|PLAN\s*(?:PAID|PAYS|DISCOUNT)|INSURANCE\s*PAID|DEDUCTIBLE|COINSURANCE|PREVIOUS|BEFORE|\bUNITS?\b|\bPCS\b|WEIGHT|\bKG\b/i;
-const CASH_LINE = /\bCASH\b|TENDER|PAYMENT|\bPAID\b|RECEIVED/i;
+  /SUB\s*-?\s*T[O0]T|EXCL|\bTAX\b|\bGST\b|\bVAT\b|\bSST\b|\bCASH\b|TENDER|CHANGE|CHG\b|PAYMENT|DISC|SAVING|ROUNDING|ROUND\s*ADJ|\bADJ|\bQTY|QUANTITY|ITEM|POINTS?|BILLED|ALLOWED|PLAN\s*(?:PAID|PAYS|DISCOUNT)|INSURANCE\s*PAID|DEDUCTIBLE|COINSURANCE|PREVIOUS|BEFORE|ACCEPTED|\bUNITS?\b|\bPCS\b|WEIGHT|\bKG\b/i;
+const CASH_LINE = /\bCASH\b|TENDER|PAYMENT|\bPAID\b|RECEIVED|ACCEPTED/i;
+/** Lines that mention a total only to say tax is included in it ("GST @6% included in total"). */
+const TAX_NOTE = /INCLUDE[SD]|^\W*(?:GST|VAT|SST|TAX)\b/i;
+/** A subtotal, or a total before tax ("Total (Excluding GST)"), which tax is then added to. */
+const SUBTOTAL_LINE = /SUB\s*-?\s*T[O0]T[A4]?[L1I]?|T[O0]T[A4][L1I!|]?\W*EXCL/i;
 const CHANGE_LINE = /CHANGE|\bCHG\b|BAKI/i;
 const CARD_LINE = /\bVISA\b|MASTER\s*CARD|\bMC\b|\bAMEX\b|DEBIT|CREDIT\s*CARD|\bCARD\b/i;
 
@@ -109,7 +117,9 @@ function amountsNear(lines: string[], amounts: AmountMatch[][], i: number): { am
   const here = lastAmount(amounts[i] ?? []);
   if (here) return { amount: here, line: i };
   const next = lines[i + 1];
-  if (next !== undefined && !/[A-Z]{3,}|%|@/i.test(next.replace(/RM|MYR|USD/gi, ""))) {
+  // Only a line that is just an amount (and maybe a currency) belongs to the label above; a line
+  // with any word on it ("c 50.00" is OCR of "CASH 50.00") is a different row.
+  if (next !== undefined && /^[\s:=$.*-]*(?:RM|MYR|USD)?[\s:$]*\(?-?\d[\d.,\s]*\)?\s*[A-Z]{0,2}\s*$/i.test(next)) {
     const a = lastAmount(amounts[i + 1] ?? []);
     if (a) return { amount: a, line: i + 1 };
   }
@@ -125,8 +135,8 @@ function findTotal(lines: string[], amounts: AmountMatch[][]): Field<number> {
   let change: number | undefined;
   const cardAmounts = new Set<number>();
   lines.forEach((line, i) => {
-    const strong = STRONG_TOTAL.test(line) && !/EXCL|SUB\s*-?\s*T[O0]T|INCLUDES|ACCEPTED/i.test(line);
-    const plain = !strong && PLAIN_TOTAL.test(line) && !NOT_TOTAL.test(line);
+    const strong = STRONG_TOTAL.test(line) && !/EXCL|SUB\s*-?\s*T[O0]T|ACCEPTED/i.test(line) && !TAX_NOTE.test(line);
+    const plain = !strong && PLAIN_TOTAL.test(line) && !NOT_TOTAL.test(line) && !TAX_NOTE.test(line);
     if (strong || plain) {
       const near = amountsNear(lines, amounts, i);
       if (near) {
@@ -143,8 +153,46 @@ function findTotal(lines: string[], amounts: AmountMatch[][]): Field<number> {
   });
 
   const derived = cash !== undefined && change !== undefined && cash > change ? cash - change : undefined;
+  // Independent evidence for cross-checking: the subtotal (plus tax when it is added on top) and
+  // the sum of the item prices above the first total line.
+  let subtotal: number | undefined;
+  lines.forEach((line, i) => {
+    if (subtotal === undefined && SUBTOTAL_LINE.test(line)) subtotal = lastAmount(amounts[i] ?? [])?.cents;
+  });
+  const tax = findTax(lines, amounts).value ?? undefined;
+  // The first total line with an amount (a column header "QTY ITEM TOTAL" has none) ends the items.
+  const firstTotal = lines.findIndex((l, i) => (STRONG_TOTAL.test(l) || (PLAIN_TOTAL.test(l) && !NOT_TOTAL.test(l))) && (amounts[i] ?? []).length > 0);
+  const items = findItems(lines, amounts, firstTotal < 0 ? lines.length : firstTotal);
+  const itemSum = items.length >= 1 ? items.reduce((a, it) => a + it.amountCents, 0) : undefined;
+  const mentionsRounding = lines.some((l) => /ROUND/i.test(l));
+  // With 5-sen/cent cash rounding the paid total may be up to 2 off the sum it was rounded from.
+  const near = (cents: number, ref: number): boolean => cents === ref || (mentionsRounding && cents % 5 === 0 && Math.abs(cents - ref) <= 2);
+  const agrees = (cents: number): boolean =>
+    (subtotal !== undefined && (near(cents, subtotal) || (tax !== undefined && tax > 0 && near(cents, subtotal + tax)))) || (itemSum !== undefined && near(cents, itemSum));
+  // "Total 16.31 / Rounding Adj -0.01": the amount paid is the total plus the adjustment, which
+  // is often printed nowhere (or OCR mangled it). Signed as printed; a few cents at most.
+  let adjust: number | undefined;
+  lines.forEach((line, i) => {
+    const a = (amounts[i] ?? []).at(-1);
+    if (adjust === undefined && a && Math.abs(a.cents) <= 4 && a.cents !== 0 && /ROUND(?:ING)?\s*(?:ADJ|ADJUSTMENT)?/i.test(line) && !new RegExp(TOTAL_WORD, "i").test(line)) adjust = a.cents;
+  });
+  if (adjust !== undefined) {
+    for (const c of [...candidates]) {
+      if (c.cents % 5 === 0 || /ROUND/i.test(c.evidence)) continue;
+      const rounded = [c.cents + adjust, c.cents - adjust].find((v) => v % 5 === 0 && (derived === undefined || v === derived)) ?? (derived === undefined ? c.cents + adjust : undefined);
+      if (rounded === undefined) continue;
+      const existing = candidates.find((o) => o.cents === rounded);
+      if (existing) existing.score += 1;
+      else candidates.push({ cents: rounded, score: c.score - 0.5, line: c.line, evidence: `${c.evidence} + rounding` });
+    }
+  }
   if (derived !== undefined && !candidates.some((c) => c.cents === derived) && (counts.get(derived) ?? 0) > 0) {
     candidates.push({ cents: derived, score: 6, line: -1, evidence: "payment minus change" });
+  }
+  // A labelled subtotal is a weak fallback: tax-inclusive receipts often print only a subtotal
+  // legibly, and OCR may mangle the total line's amount.
+  if (subtotal !== undefined && subtotal > 0 && !candidates.some((c) => c.cents === subtotal)) {
+    candidates.push({ cents: subtotal, score: 3, line: -1, evidence: "subtotal" });
   }
   if (candidates.length === 0) {
     // No total label: the largest amount not on a cash/change/tax line is the usual answer.
@@ -159,12 +207,18 @@ function findTotal(lines: string[], amounts: AmountMatch[][]): Field<number> {
   }
   // Cash sales in Malaysia (and elsewhere) are rounded to 5 sen/cents; when the receipt mentions
   // rounding, the amount actually paid is the rounded one.
-  const mentionsRounding = lines.some((l) => /ROUND/i.test(l));
   for (const c of candidates) {
     if (mentionsRounding && c.cents % 5 === 0) c.score += 1.5;
     if (derived !== undefined && c.cents === derived) c.score += 4;
     if (cash !== undefined && change === undefined && c.cents === cash) c.score += 1;
     if (cardAmounts.has(c.cents)) c.score += 2;
+    if (agrees(c.cents)) c.score += 2;
+    // Rounding moves a total by a few cents only. A "rounded total" far from every other total
+    // and from the subtotal/item sum is more likely an OCR misread than the real amount.
+    if (/ROUND/i.test(c.evidence)) {
+      const refs = [...candidates.filter((o) => o !== c && !/ROUND/i.test(o.evidence)).map((o) => o.cents), ...(subtotal !== undefined ? [subtotal] : []), ...(itemSum !== undefined ? [itemSum] : [])];
+      if (refs.length > 0 && refs.every((r) => Math.abs(r - c.cents) > 4)) c.score -= 2;
+    }
     c.score += Math.min((counts.get(c.cents) ?? 1) - 1, 3) * 0.5;
   }
   candidates.sort((a, b) => b.score - a.score || b.line - a.line);
@@ -182,7 +236,7 @@ function findTax(lines: string[], amounts: AmountMatch[][]): Field<number> {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!/\b(?:SALES\s*)?TAX\b|\bGST\b|\bVAT\b|\bSST\b/i.test(line)) continue;
-    if (/INCL|EXCL|REG|\bNO\b|\bID\b|#|INVOICE|SUMMARY|RATE\b/i.test(line)) continue;
+    if (/INC[L1I]|EXCL|REG|\bNO\b|\bID\b|#|INVOICE|SUMMARY|RATE\b/i.test(line)) continue;
     const a = (amounts[i] ?? []).filter((x) => x.cents >= 0).at(-1);
     if (a) return { value: a.cents, confidence: /TOTAL|SALES TAX|\bTAX\b/i.test(line) ? 0.8 : 0.6, source: "ocr", evidence: line.trim() };
   }
@@ -227,7 +281,8 @@ function findDate(lines: string[], order: DateOrder, today: Date): Field<string>
   let best: { iso: string; score: number; ambiguous: boolean; evidence: string; line: number } | undefined;
   const seen = new Set<string>();
   lines.forEach((line, i) => {
-    const labelled = /DATE|\bDT\b|TARIKH|\bDOS\b|SERVICE|VISIT/i.test(line);
+    // Also OCR-damaged labels ("DAE:", "TATE:", "DAME:") — only when followed by a colon.
+    const labelled = /DATE|\bDT\b|TARIKH|\bDOS\b|SERVICE|VISIT|\b(?:D[A-Z]TE|DA[A-Z]E|DAT[A-Z]|[A-Z]ATE|DAE|DTE)\s*:/i.test(line);
     for (const d of findDates(line, order, { allowCompact: labelled })) {
       let score = 3;
       if (labelled) score += 4;
@@ -257,8 +312,47 @@ const ADDRESS =
   /\bJALAN\b|\bJLN\b|\bLORONG\b|\bTAMAN\b|\bTMN\b|\bLOT\b|\bBATU\b|\bKAMPUNG\b|PERSIARAN|\bBANDAR\b|\bSEKSYEN\b|\bNO\.?\s*\d|\b\d{5}\b|^\s*\d+[A-Z]?\s+\w.*\b(?:STREET|ST|AVE(?:NUE)?|ROAD|RD|BLVD|DRIVE|DR|LANE|LN|HWY|WAY|PKWY|COURT|CT|PLACE|PL)\b|\bSUITE\b|\bSTE\b|^[A-Z .'-]+,\s*[A-Z]{2}\b\s*(?:\d{5}(?:-\d{4})?)?\s*$|\bFLOOR\b|\bBLOCK\b|\bLEVEL\b|\bPO\s*BOX\b|,\s*[A-Z]{2}\s+\d{5}|SELANGOR|KUALA\s*LUMPUR|JOHOR|PETALING|SHAH\s*ALAM|PUCHONG|KLANG|MALAYSIA|\bW\.?P\.?\b/i;
 const LEGAL = /\bSDN\.?\s*BHD\b|\bS\/B\b|\bBHD\b|\bSB\b\.?$|\bENTERPRISE\b|\bTRADING\b|\bLLC\b|\bINC\b\.?|\bCORP(ORATION)?\b|\bLTD\b|\bCOMPANY\b|\bRESTORAN\b|\bRESTAURANT\b|\bPHARMACY\b|\bCLINIC\b|\bDENTAL\b|\bHOSPITAL\b|\bMEDICAL\b|\bSTATIONERY\b|\bHARDWARE\b|\bMART\b|\bSHOP\b|\bSTORE\b|\bKEDAI\b|\bPASAR\b|\bSYARIKAT\b|\bVENTURE\b|\bMARKETING\b|\bOPTICAL\b|\bPEDIATRICS\b|\bASSOCIATES\b|\bGROUP\b|\bP\.?C\.?$|\bM\.?D\.?$|\bD\.?D\.?S\.?$/i;
 
+/** Levenshtein distance, for recognising OCR-damaged fixed words. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+const DIGIT_AS_LETTER: Record<string, string> = { "0": "O", "1": "I", "5": "S", "8": "B" };
+
+/**
+ * Undo OCR damage that is unambiguous in a business name: the Malaysian company suffix
+ * ("SDN EHD", "SEN 3HD", "Sdn Bnd" → "SDN BHD", "5/8" → "S/B", anything after it is the
+ * registration number or noise) and digits inside letter words ("D.1.Y." → "D.I.Y.").
+ */
+function repairMerchantName(line: string): string {
+  return repairSuffix(line.trim().split(/\s+/))
+    .map((w) => {
+      const letters = (w.match(/[A-Za-z]/g) ?? []).length;
+      if (letters < 2 || /[2-46-79]/.test(w) || !/[0158]/.test(w) || !/^[A-Za-z0158.()&'-]+$/.test(w)) return w;
+      return w.replace(/[0158]/g, (d) => DIGIT_AS_LETTER[d] ?? d);
+    })
+    .join(" ");
+}
+
+function repairSuffix(words: string[]): string[] {
+  for (let i = 1; i < words.length; i++) {
+    const one = (words[i] ?? "").toUpperCase().replace(/[^A-Z0-9/]/g, "");
+    const two = one + (words[i + 1] ?? "").toUpperCase().replace(/[^A-Z0-9]/g, "");
+    if (/^[S5][/|][B8]$/.test(one)) return [...words.slice(0, i), "S/B"];
+    if (/^[S5]/.test(one) && one.length <= 4 && two.length >= 5 && two.length <= 7 && editDistance(two, "SDNBHD") <= 2) return [...words.slice(0, i), "SDN", "BHD"];
+    if (/^[S5]/.test(one) && one.length >= 5 && one.length <= 7 && editDistance(one, "SDNBHD") <= 1) return [...words.slice(0, i), "SDN", "BHD"];
+  }
+  return words;
+}
+
 function cleanMerchantLine(line: string): string {
-  return line
+  return repairMerchantName(line)
     .replace(/\bS[O0AE]N\.?\s*BHD\b/gi, "SDN BHD") // a common OCR slip on the Malaysian company suffix
     .replace(/\((?=[^)]*\d)[^)]*\)?\s*$/g, "") // trailing "(123456-X)" registration numbers
     .replace(/\s+\d{5,}[-\w]*\s*$/g, "")
@@ -266,6 +360,9 @@ function cleanMerchantLine(line: string): string {
     .replace(/\s+/g, " ")
     .trim();
 }
+
+/** A line that introduces the legal owner of a shop whose trading name was printed above it. */
+const OWNER_LABEL = /\b(?:OWNED|OPERATED|MANAGED|RUN)\s*BY\b|\bA\s*(?:MEMBER|DIVISION|SUBSIDIARY)\s*OF\b|\bPROPRIETOR\b/i;
 
 function findMerchant(rawLines: string[]): Field<string> {
   const top = rawLines.slice(0, 12).map((l) => l.trim());
@@ -294,7 +391,11 @@ function findMerchant(rawLines: string[]): Field<string> {
   }
   if (cands.length === 0) return { value: null, confidence: 0, source: "none" };
   const withEntity = cands.find((c) => /\bSDN\.?\s*BHD\b|\bS\/B\b|\bBHD\b|\bLLC\b|\bINC\b|\bLTD\b|\bCORP/i.test(c.text));
-  const choice = withEntity ?? cands.find((c) => c.legal && c.index <= 4) ?? cands[0]!;
+  // "SANYU STATIONERY SHOP … Owned by: SANYU SUPPLY SDN BHD": the trading name at the top is what
+  // the receipt is from; the company after an "owned by" label is its owner.
+  const owned = withEntity && withEntity.index > 0 && OWNER_LABEL.test(`${top[withEntity.index - 1] ?? ""} ${top[withEntity.index] ?? ""}`);
+  const head = cands[0];
+  const choice = (owned && head && head.index < withEntity.index && head.legal ? head : undefined) ?? withEntity ?? cands.find((c) => c.legal && c.index <= 4) ?? cands[0]!;
   const confidence = withEntity ? 0.85 : choice.legal ? 0.75 : choice.index <= 1 ? 0.65 : 0.45;
   return { value: choice.text.replace(/\s+/g, " "), confidence, source: "ocr", evidence: top[choice.index] ?? choice.text };
 }

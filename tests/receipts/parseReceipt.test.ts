@@ -84,6 +84,54 @@ describe("parseReceipt", () => {
     expect(p.needsReview).toBe(true);
   });
 
+  it("takes 'Amount Incl. GST' as the total, and an 'Accepted total' as money tendered", () => {
+    const text = "CITY PARKING SDN BHD\nParking ticket 5.00 RM\nAnount Incl. GST      5.00 RH\nAccepted total       10.00 RM\nChange                5.00 RM";
+    expect(parseReceipt(text, { today, dateOrder: "DMY" }).total.value).toBe(500);
+  });
+
+  it("ignores 'GST included in total' notes and reads OCR'd 'Tota! (inci GST)'", () => {
+    const a = "HARDWARE SHOP\nTotal Incl. GST6%          RM 42.40\nCASH       RM 50.00\nCHANGE      RM 7.60\nGST @6% included in total     RM 2.40";
+    expect(parseReceipt(a, { today }).total.value).toBe(4240);
+    const b = "BURGER PLACE SDN BHD\n1 Fish Burger      11.10\nEat-In Tota! (inci GST)      11.10\nTotal Rounded       13.10\nCash Tendered       20.00";
+    // The "rounded" amount is 2.00 away from every other figure: an OCR misread, not rounding.
+    expect(parseReceipt(b, { today }).total.value).toBe(1110);
+  });
+
+  it("cross-checks a misread total against subtotal + tax", () => {
+    const text = "KOPI SHOP\nTeh 4.40\nTotal (Excluding GST):    8.59\nGST payable (6%):    0.51\nTotal (Inclusive of GST):    8.10\nTOTAL:    9.10\nCASH :    9.10";
+    expect(parseReceipt(text, { today }).total.value).toBe(910);
+  });
+
+  it("applies a rounding adjustment that payment minus change confirms", () => {
+    const text = "MINI MARKET\nRICE 16.31\nTotal :        16.31\nRounding Adj :     -0.01\nPayment (Cash) :    17.00\nChange (Cash) :     0.70";
+    expect(parseReceipt(text, { today }).total.value).toBe(1630);
+    const us = "CORNER CAFE\nAMOUNT TO BE PAID:   $25.45\nCASH RECEIVED:   $30.00\nCHANGE:   $4.55";
+    expect(parseReceipt(us, { today }).total.value).toBe(2545);
+  });
+
+  it("does not take an amount from a next line that carries a word, and falls back to the subtotal", () => {
+    const text = "BAKERY\n2 TAU SAR PIAH   25.00\nSubTotal     25.00\nNet Total     25. J\nc                50.00";
+    expect(parseReceipt(text, { today }).total.value).toBe(2500);
+  });
+
+  it("reads OCR-damaged date labels and years", () => {
+    expect(parseReceipt("SHOP\nRECEIPT #: CS123 DAE: 15/11/7017\nTOTAL 5.00", { today, dateOrder: "DMY" }).date.value).toBe("2017-11-15");
+    expect(parseReceipt("SHOP\nRECEIPT #: CS456 TATE: DA/09/2017\nTOTAL 5.00", { today, dateOrder: "DMY" }).date.value).toBe("2017-09-04");
+  });
+
+  it("repairs the company suffix and digits inside a business name", () => {
+    expect(parseReceipt("MR. D.1.Y. (M) SDN EHD\nLOT 5, JALAN 6\nTOTAL 5.00", { today }).merchant.value).toBe("MR. D.I.Y. (M) SDN BHD");
+    expect(parseReceipt("SUPER SEVEN CASH & CARRY SEN 3HD 7 5 -af\nTOTAL 5.00", { today }).merchant.value).toBe("SUPER SEVEN CASH & CARRY SDN BHD");
+    expect(parseReceipt("99 SPEED MART 5/8 (519537-X)\nTOTAL 5.00", { today }).merchant.value).toBe("99 SPEED MART S/B");
+  });
+
+  it("prefers the trading name over the company it is 'owned by'", () => {
+    const text = "SANTO STATIONERY SHOP\nNO. 31G, JALAN SETIA\nTel: +603-3362 4137\nOwned By :\nSANTO SUPPLY SDN BHD (1135772-K)\nTAX INVOICE\nTotal 43.70";
+    expect(parseReceipt(text, { today }).merchant.value).toBe("SANTO STATIONERY SHOP");
+    // Without the label the registered company still wins.
+    expect(parseReceipt(text.replace("Owned By :\n", ""), { today }).merchant.value).toBe("SANTO SUPPLY SDN BHD");
+  });
+
   it("returns nulls, not errors, for text that is not a receipt", () => {
     const p = parseReceipt("the quick brown fox\njumps over the lazy dog", { today });
     expect(p.total.value).toBeNull();
