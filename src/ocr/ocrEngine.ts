@@ -170,6 +170,9 @@ export class OcrEngine {
             tessedit_pageseg_mode: (this.#options.pageSegMode ?? "6") as never,
             preserve_interword_spaces: "1",
             user_defined_dpi: "300",
+            // Tesseract prints diagnostics ("Detected N diacritics", "Empty page!!") to stderr, which
+            // would interleave with the console chat and CLI output; Hearth reports outcomes itself.
+            debug_file: "/dev/null",
           });
           workers.push(worker);
           scheduler.addWorker(worker);
