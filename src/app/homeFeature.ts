@@ -52,8 +52,11 @@ export function homeFeature(options: HomeFeatureOptions): Feature {
     usage,
     adminOnly,
     async run(ctx) {
-      const reply = await runHaCommand(ctx.msg.text, homeCtx(ctx));
-      await ctx.reply(reply ?? `Usage: /${name} ${usage}`);
+      const reply = (await runHaCommand(ctx.msg.text, homeCtx(ctx))) ?? `Usage: /${name} ${usage}`;
+      // A held sensitive action gets Confirm/Cancel buttons (inline keyboard on Telegram, a
+      // numbered list elsewhere), so whoever may confirm does not have to type the id.
+      const held = /^Needs confirmation, id (\d+)/.exec(reply);
+      await ctx.reply(held ? { text: reply, buttons: [{ label: "Confirm", command: `/confirm ${held[1]}` }, { label: "Cancel", command: `/cancel ${held[1]}` }] } : reply);
     },
   });
   return {

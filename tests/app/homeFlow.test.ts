@@ -90,6 +90,7 @@ describe("home automation through the app", () => {
     expect(ha.state("lock.front_door")).toBe("locked");
     const id = /id (\d+)/i.exec(t.texts()[0]!)?.[1];
     expect(id).toBeDefined();
+    expect(t.sent[0]!.reply.buttons?.map((b) => b.command)).toEqual([`/confirm ${id}`, `/cancel ${id}`]);
     await rt.app.handle(inbound({ text: `/confirm ${id}`, sender: kid, chatId: "console:kid" }), t);
     expect(ha.state("lock.front_door")).toBe("locked");
     await rt.app.handle(inbound({ text: `/confirm ${id}`, sender: ann, chatId: "console:ann" }), t);
