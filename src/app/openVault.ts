@@ -29,7 +29,18 @@ export async function openVault(loaded: LoadedConfig, options: OpenVaultOptions 
     ...(env.passphraseFile ? { passphraseFile: env.passphraseFile } : {}),
     ...(env.keyFile ? { keyFile: env.keyFile } : {}),
     ...(options.prompt && isInteractive()
-      ? { prompt: () => promptHidden(creating ? "New vault passphrase:" : "Vault passphrase:", { confirm: creating }) }
+      ? {
+          prompt: async () => {
+            if (creating) {
+              process.stderr.write(
+                "Hearth keeps secrets (API tokens, the key of your receipt images) in an encrypted vault.\n" +
+                  "There is no OS keychain here, so choose a passphrase for it; you will type it when Hearth starts.\n" +
+                  "(For an unattended server, press Ctrl-C and set HEARTH_VAULT_KEY_FILE to a chmod 600 key file instead.)\n",
+              );
+            }
+            return promptHidden(creating ? "New vault passphrase:" : "Vault passphrase:", { confirm: creating });
+          },
+        }
       : {}),
     create: options.create ?? false,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -20,8 +20,29 @@ export function redactForLog(text: string): string {
   return redactor(text);
 }
 
-function redactingStream(inner: DestinationStream): DestinationStream {
-  return { write: (line: string) => inner.write(redactor(line)) };
+function redactingStream(inner: DestinationStream, pretty: boolean): DestinationStream {
+  return { write: (line: string) => inner.write(redactor(pretty ? prettyLine(line) : line)) };
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+
+/**
+ * One JSON log line as a short human line ("warn  vault: message  key=value"), for people at a
+ * terminal. Services and pipes keep the JSON lines, which log tools parse.
+ */
+export function prettyLine(line: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { level, time: _time, component, msg, ...rest } = rec;
+  const extra = Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ");
+  const name = LEVEL_NAMES[Number(level)] ?? String(level);
+  return `${name.padEnd(5)} ${component ? `${String(component)}: ` : ""}${String(msg ?? "")}${extra ? `  ${extra}` : ""}\n`;
 }
 
 let root: Logger | undefined;
@@ -30,8 +51,9 @@ let root: Logger | undefined;
  * Configure the root logger. `destination` defaults to stderr so stdout stays free for the console
  * chat and `--json` output.
  */
-export function configureLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+export function configureLogger(options: { level?: string; destination?: DestinationStream; pretty?: boolean } = {}): Logger {
   const dest = options.destination ?? pino.destination({ fd: 2, sync: true });
+  const pretty = options.pretty ?? (options.destination === undefined && process.stderr.isTTY === true);
   root = pino(
     {
       level: options.level ?? "info",
@@ -39,7 +61,7 @@ export function configureLogger(options: { level?: string; destination?: Destina
       // Field-level redaction for places where credentials are known to live.
       redact: { paths: ["*.password", "*.token", "*.accessToken", "*.access_token", "headers.authorization"], censor: "[redacted]" },
     },
-    redactingStream(dest),
+    redactingStream(dest, pretty),
   );
   return root;
 }
