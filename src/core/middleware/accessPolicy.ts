@@ -1,5 +1,6 @@
 import type { Middleware } from "../context.ts";
 import type { People } from "../people.ts";
+import { RefusalLimiter } from "../refusalLimiter.ts";
 
 /** Options for {@link accessPolicy}. */
 export interface AccessPolicyOptions {
@@ -17,16 +18,13 @@ export interface AccessPolicyOptions {
 /** How talkative Hearth is in a group chat. */
 export type GroupMode = "quiet" | "mention" | "chatty";
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-
 /**
  * Who may talk to Hearth, and when it listens in groups. Unknown senders cost no model time: in a
  * direct chat they get one polite refusal per day, in a group they are ignored; in group chats Hearth answers only when mentioned, replied to,
  * or addressed with a command, so family banter never reaches the model.
  */
 export function accessPolicy(options: AccessPolicyOptions): Middleware {
-  const lastRefusal = new Map<string, number>();
-  const now = options.now ?? Date.now;
+  const refusals = new RefusalLimiter(options.now ? { now: options.now } : {});
   const nameRe = options.botNames.length
     ? new RegExp(`(^|[^\\p{L}\\p{N}_])(${options.botNames.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})($|[^\\p{L}\\p{N}_])`, "iu")
     : null;
@@ -46,10 +44,7 @@ export function accessPolicy(options: AccessPolicyOptions): Middleware {
       ctx.log.info({ sender: msg.sender.id, chatType: msg.chatType }, "message from someone not in people: ignored");
       // In a shared room a stranger is simply not answered: a refusal would be noise for the family.
       if (msg.chatType === "group") return;
-      const t = now();
-      const last = lastRefusal.get(msg.sender.id);
-      if (last === undefined || t - last >= DAY_MS) {
-        lastRefusal.set(msg.sender.id, t);
+      if (refusals.shouldRefuse(msg.sender.id)) {
         await ctx.reply(
           `Sorry, I only talk with the family members I know. Ask an admin to add "${msg.sender.id}" to the people list in Hearth's config.`,
         );

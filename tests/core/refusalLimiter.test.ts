@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RefusalLimiter } from "../../../src/bots/telegram/refusalLimiter.ts";
+import { RefusalLimiter } from "../../src/core/refusalLimiter.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 
