@@ -190,7 +190,8 @@ export class HearthApp {
     const timer = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([drained, timer]);
     this.pipeline.abort();
-    for (const f of this.#features) await f.dispose?.().catch(() => undefined);
+    // Reverse order: features set up later (receipts, home) may still use earlier ones (the vault).
+    for (const f of [...this.#features].reverse()) await f.dispose?.().catch(() => undefined);
     await this.#engine.dispose().catch(() => undefined);
     this.db.close();
   }

@@ -1,4 +1,5 @@
 import type { LoadedConfig } from "../core/config.ts";
+import { VaultError } from "../core/errors.ts";
 import { getLogger } from "../core/logger.ts";
 import type { LlmEngine } from "../llm/engine.ts";
 import { createEngine } from "./createEngine.ts";
@@ -85,8 +86,19 @@ export async function buildApp(loaded: LoadedConfig, options: BuildAppOptions = 
         ({ db, config }) => homeFeature({ config, db, authorize: async (r) => expandForRequest(r, vault) }),
       ];
     }
-  } else if (loaded.config.home.enabled) {
-    log.warn("Home Assistant is enabled but there is no vault for its token: set up the vault (README: How Hearth keeps secrets)");
+  } else {
+    if (loaded.config.home.enabled) log.warn("Home Assistant is enabled but there is no vault for its token: set up the vault (README: How Hearth keeps secrets)");
+    if (loaded.config.receipts.enabled) {
+      features.push({
+        name: "receipts-unavailable",
+        async image() {
+          throw new VaultError(
+            "VAULT_REQUIRED",
+            "I can't file receipts yet: their images are stored encrypted with a key from the vault, and there is no vault. Ask an admin to set one up (e.g. HEARTH_VAULT_KEY_FILE; see the README).",
+          );
+        },
+      });
+    }
   }
   const app = new HearthApp(appOptions);
   for (const bind of lateBinders) bind(app);
