@@ -26,7 +26,7 @@ beforeAll(async () => {
   await writeTestModel(model, { seed: 7 });
   writeFileSync(
     join(dir, "config.yaml"),
-    ["log:", "  level: warn", "llm:", "  gpu: false", "  contextSize: 1024", "  maxTokens: 12", "  warmChats: 1", "  threads: 1", "people:", "  - name: ann", "    role: admin", '    identities: ["console:ann"]', ""].join("\n"),
+    ["log:", "  level: warn", "vault:", "  keychain: false", "llm:", "  gpu: false", "  contextSize: 1024", "  maxTokens: 12", "  warmChats: 1", "  threads: 1", "people:", "  - name: ann", "    role: admin", '    identities: ["console:ann"]', ""].join("\n"),
   );
 });
 
@@ -52,6 +52,13 @@ describe("hearth CLI", () => {
     expect(rows.map((r) => r.role)).toEqual(["user", "assistant", "user", "assistant"]);
     expect(rows[0]!.text).toBe("hello hearth");
     expect(rows[2]!.text).toBe("second visit");
+  });
+
+  it("without a vault, a photo gets a reply saying why receipts are off", () => {
+    const photo = resolve(import.meta.dirname, "../fixtures/receipts/sroie/X51005712017.jpg");
+    const r = hearth(["chat", "--as", "ann"], { input: `/image ${photo}\n` });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/hearth> I can't file receipts yet: .*vault/);
   });
 
   it("shuts down cleanly on SIGTERM while chatting", async () => {
