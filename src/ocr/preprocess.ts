@@ -1,4 +1,4 @@
-import sharp from "sharp";
+import sharp, { type OutputInfo } from "sharp";
 import { InputError, AbortedError } from "../core/errors.ts";
 import { requireAcceptedImage, type AcceptedImageFormat } from "./imageFormat.ts";
 
@@ -22,8 +22,13 @@ export interface PreprocessOptions {
 
 /** A grayscale, oriented, contrast-normalised image ready for OCR. */
 export interface PreprocessedImage {
-  /** PNG bytes. */
-  png: Buffer;
+  /**
+   * Binary PGM (P5) bytes. PGM rather than PNG: encoding a PNG cost more than the few bytes it
+   * saves, and Tesseract's image reader (Leptonica) loads PGM directly.
+   */
+  pgm: Buffer;
+  /** The 8-bit grey pixels (`width × height`, row-major), a view into {@link pgm}. */
+  pixels: Buffer;
   width: number;
   height: number;
   /** Format of the original bytes. */
@@ -269,27 +274,28 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
     else if (long > maxLong) scale = maxLong / Math.max(crop.width, crop.height);
     const width = Math.max(1, Math.round(crop.width * scale));
     const height = Math.max(1, Math.round(crop.height * scale));
-    // normalise() (a lightness stretch) is the slowest step here (a cheaper linear stretch read
-    // measurably worse on the SROIE sample), so run it on whichever is smaller: the crop before
-    // upscaling, or the image after downscaling. sharp always normalises after resizing within
-    // one pipeline, hence two.
-    let out: Buffer;
+    // normalise() (a lightness stretch) is the slowest step here; a linear stretch between the
+    // same grey percentiles made Tesseract lose whole receipts to amplified background noise, so
+    // it stays, run on whichever is smaller: the crop before upscaling, or the image after
+    // downscaling (sharp always normalises after resizing within one pipeline, hence two).
+    // normalise() hands back sRGB (three equal channels); extractChannel(0) keeps one grey one.
     const raw = { raw: { width: ow, height: oh, channels: ch } } as const;
+    let out: { data: Buffer; info: OutputInfo };
     if (scale > 1) {
-      // normalise() hands back sRGB (three equal channels) however the output is asked for; the
-      // second pipeline turns it back into one grey channel.
-      const stretched = await sharp(oriented.data, raw).extract(crop).normalise({ lower: 1, upper: 99 }).raw().toBuffer({ resolveWithObject: true });
-      out = await sharp(stretched.data, { raw: { width: stretched.info.width, height: stretched.info.height, channels: stretched.info.channels } })
+      const stretched = await sharp(oriented.data, raw).extract(crop).normalise({ lower: 1, upper: 99 }).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      out = await sharp(stretched.data, { raw: { width: stretched.info.width, height: stretched.info.height, channels: 1 } })
         .resize(width, height, { kernel: "cubic" })
-        .toColourspace("b-w")
-        .png({ compressionLevel: 1 })
-        .toBuffer();
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
     } else {
       let img = sharp(oriented.data, raw).extract(crop);
       if (width !== crop.width || height !== crop.height) img = img.resize(width, height, { kernel: "lanczos3" });
-      out = await img.normalise({ lower: 1, upper: 99 }).toColourspace("b-w").png({ compressionLevel: 1 }).toBuffer();
+      out = await img.normalise({ lower: 1, upper: 99 }).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
     }
-    return { png: out, width, height, sourceFormat: format, sourceWidth: w0, sourceHeight: h0 };
+    const header = Buffer.from(`P5\n${out.info.width} ${out.info.height}\n255\n`, "latin1");
+    const pgm = Buffer.concat([header, out.data]);
+    return { pgm, pixels: pgm.subarray(header.length), width: out.info.width, height: out.info.height, sourceFormat: format, sourceWidth: w0, sourceHeight: h0 };
   } catch (err) {
     if (err instanceof InputError || err instanceof AbortedError) throw err;
     throw decodeError(err, format);

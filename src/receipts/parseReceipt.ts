@@ -101,6 +101,14 @@ const SUBTOTAL_LINE = /SUB\s*-?\s*T[O0]T[A4]?[L1I]?|T[O0]T[A4][L1I!|]?\W*EXCL/i;
 const CHANGE_LINE = /CHANGE|\bCHG\b|BAKI/i;
 const CARD_LINE = /\bVISA\b|MASTER\s*CARD|\bMC\b|\bAMEX\b|DEBIT|CREDIT\s*CARD|\bCARD\b/i;
 
+/**
+ * Restore OCR-damaged words the total rules key on ("kounding" → "Rounding"): one wrong letter in
+ * a long label word is far likelier a misread than a different word.
+ */
+function repairLabels(line: string): string {
+  return line.replace(/\b[A-Za-z]{8}\b/g, (w) => (w.toUpperCase() !== "ROUNDING" && editDistance(w.toUpperCase(), "ROUNDING") === 1 ? "Rounding" : w));
+}
+
 interface TotalCandidate {
   cents: number;
   score: number;
@@ -186,6 +194,16 @@ function findTotal(lines: string[], amounts: AmountMatch[][]): Field<number> {
       else candidates.push({ cents: rounded, score: c.score - 0.5, line: c.line, evidence: `${c.evidence} + rounding` });
     }
   }
+  // "Total Sales 13.58 / Rounding Adjustment .02 / Rounding 13.60": a bare "Rounding" line whose
+  // amount is a multiple of 5 a few cents from a labelled total is the rounded amount paid, even
+  // when the adjustment line above it was misread.
+  lines.forEach((line, i) => {
+    if (!/^\W*ROUND(?:ING|ED)?\b/i.test(line) || /ADJ/i.test(line) || new RegExp(TOTAL_WORD, "i").test(line)) return;
+    const a = lastAmount(amounts[i] ?? []);
+    if (!a || a.cents % 5 !== 0 || candidates.some((c) => c.cents === a.cents)) return;
+    const base = candidates.filter((c) => c.cents % 5 !== 0 && Math.abs(c.cents - a.cents) <= 4).sort((x, y) => y.score - x.score)[0];
+    if (base) candidates.push({ cents: a.cents, score: base.score + 0.5, line: i, evidence: line.trim() });
+  });
   if (derived !== undefined && !candidates.some((c) => c.cents === derived) && (counts.get(derived) ?? 0) > 0) {
     candidates.push({ cents: derived, score: 6, line: -1, evidence: "payment minus change" });
   }
@@ -364,8 +382,29 @@ function cleanMerchantLine(line: string): string {
 /** A line that introduces the legal owner of a shop whose trading name was printed above it. */
 const OWNER_LABEL = /\b(?:OWNED|OPERATED|MANAGED|RUN)\s*BY\b|\bA\s*(?:MEMBER|DIVISION|SUBSIDIARY)\s*OF\b|\bPROPRIETOR\b/i;
 
+/** A company name's legal-entity suffix. */
+const ENTITY = /\bSDN\.?\s*BHD\b|\bS\/B\b|\bBHD\b|\bLLC\b|\bINC\b|\bLTD\b|\bCORP/i;
+
+/** A document's title printed under the issuer's name ("EXPLANATION OF BENEFITS"). */
+const DOCUMENT_TITLE = /EXPLANATION|BENEFITS|STATEMENT|SUMMARY|NOTICE|QUOTATION|ESTIMATE/i;
+
+/** Whether a cleaned header line could be (part of) a business name. */
+function isNameLine(text: string): boolean {
+  const letters = (text.match(/[A-Za-z]/g) ?? []).length;
+  if (letters < 3 || letters / Math.max(1, text.replace(/\s/g, "").length) < 0.6) return false;
+  if (ADDRESS.test(text)) return false;
+  if (NOT_MERCHANT.test(text) && !LEGAL.test(text)) return false;
+  // Words of one or two letters separated by junk are OCR noise from a logo.
+  const words = text.split(" ");
+  if (words.length > 1 && words.filter((w) => w.length >= 3).length === 0) return false;
+  if (words.length === 1 && text.length < 4) return false;
+  return true;
+}
+
 function findMerchant(rawLines: string[]): Field<string> {
   const top = rawLines.slice(0, 12).map((l) => l.trim());
+  /** Index of the first address line: names above it are the shop's, below it often an owner's or customer's. */
+  let addressAt: number | undefined;
   type Cand = { text: string; index: number; legal: boolean };
   const cands: Cand[] = [];
   for (let i = 0; i < top.length; i++) {
@@ -373,27 +412,32 @@ function findMerchant(rawLines: string[]): Field<string> {
     // Stop at the first line that belongs to the body (date, amounts, totals).
     if (findAmounts(fixDigitConfusions(raw)).length > 0 && i > 0) break;
     const text = cleanMerchantLine(raw);
-    const letters = (text.match(/[A-Za-z]/g) ?? []).length;
-    if (letters < 3 || letters / Math.max(1, text.replace(/\s/g, "").length) < 0.6) continue;
-    if (ADDRESS.test(text)) continue;
-    if (NOT_MERCHANT.test(text) && !LEGAL.test(text)) continue;
-    // Words of one or two letters separated by junk are OCR noise from a logo.
-    const words = text.split(" ");
-    if (words.length > 1 && words.filter((w) => w.length >= 3).length === 0) continue;
-    if (words.length === 1 && text.length < 4) continue;
+    if (ADDRESS.test(text)) addressAt ??= i;
+    if (!isNameLine(text)) continue;
     let joined = text;
     // A name split over two lines: "HOME MASTER HARDWARE &" / "ELECTRICAL", or "... (M)" / "SDN BHD".
     const next = cleanMerchantLine(top[i + 1] ?? "");
     if (next && (/(?:&|\bAND|-)$/i.test(text) || /^(?:\(?[A-Z]{1,3}\)\s*)?(?:SDN\.?\s*BHD|S\/B|BHD|LLC|INC|LTD)\b/i.test(next))) {
       if (!ADDRESS.test(next) && !/\d{3,}/.test(next)) joined = `${text} ${next}`;
     }
+    // The first name line continued on a short next line: "THE MARCO POLO KITCH" / "BUKIT INDAH"
+    // (a branch). Only for the topmost name, only when it has no company suffix or shop word yet,
+    // and only with a short uppercase name line (never an address). A brand line above a full
+    // company name ("CITY MILK" / "R&C VENTURE SDN BHD") is not joined: the company is the name.
+    const after = top[i + 1] ?? "";
+    if (joined === text && cands.length === 0 && text === text.toUpperCase() && next && next === next.toUpperCase() && isNameLine(next) && !findAmounts(fixDigitConfusions(after)).length) {
+      if (next.split(" ").length <= 3 && !ENTITY.test(next) && !LEGAL.test(text) && !DOCUMENT_TITLE.test(next)) joined = `${text} ${next}`;
+    }
     cands.push({ text: joined, index: i, legal: LEGAL.test(joined) });
   }
   if (cands.length === 0) return { value: null, confidence: 0, source: "none" };
-  const withEntity = cands.find((c) => /\bSDN\.?\s*BHD\b|\bS\/B\b|\bBHD\b|\bLLC\b|\bINC\b|\bLTD\b|\bCORP/i.test(c.text));
+  const withEntity = cands.find((c) => ENTITY.test(c.text));
   // "SANYU STATIONERY SHOP … Owned by: SANYU SUPPLY SDN BHD": the trading name at the top is what
   // the receipt is from; the company after an "owned by" label is its owner.
-  const owned = withEntity && withEntity.index > 0 && OWNER_LABEL.test(`${top[withEntity.index - 1] ?? ""} ${top[withEntity.index] ?? ""}`);
+  // The label is often OCR-damaged ("vned By"), so a shop-type name printed above the address
+  // also outranks a company printed only below the address.
+  const belowAddress = withEntity !== undefined && addressAt !== undefined && withEntity.index > addressAt;
+  const owned = withEntity && withEntity.index > 0 && (belowAddress || OWNER_LABEL.test(`${top[withEntity.index - 1] ?? ""} ${top[withEntity.index] ?? ""}`));
   const head = cands[0];
   const choice = (owned && head && head.index < withEntity.index && head.legal ? head : undefined) ?? withEntity ?? cands.find((c) => c.legal && c.index <= 4) ?? cands[0]!;
   const confidence = withEntity ? 0.85 : choice.legal ? 0.75 : choice.index <= 1 ? 0.65 : 0.45;
@@ -417,7 +461,7 @@ function detectCurrency(text: string, fallback: string): string {
 export function parseReceipt(text: string, options: ParseOptions = {}): ParsedReceipt {
   const order = options.dateOrder ?? "MDY";
   const rawLines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
-  const lines = rawLines.map(fixDigitConfusions);
+  const lines = rawLines.map((l) => repairLabels(fixDigitConfusions(l)));
   const amounts = lines.map((l) => findAmounts(l));
   const total = findTotal(lines, amounts);
   const date = findDate(lines, order, options.today ?? new Date());

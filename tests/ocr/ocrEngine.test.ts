@@ -3,7 +3,7 @@ import { readFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { OcrEngine, bundledLangPath, tesseractWorkerOptions, hasReadableText } from "../../src/ocr/ocrEngine.ts";
+import { OcrEngine, bundledLangPath, tesseractWorkerOptions, hasReadableText, headerBand, mergeHeader, bandLinesToPage, rescaleFactor, type HeaderBand, type OcrLine } from "../../src/ocr/ocrEngine.ts";
 import { parseReceipt } from "../../src/receipts/parseReceipt.ts";
 import { renderUsReceipt, US_RECEIPT_KINDS } from "../fixtures/receipts/renderUsReceipt.ts";
 
@@ -93,5 +93,50 @@ describe("OcrEngine (real tesseract.js)", () => {
     // The pool is still usable after an abort.
     const ok = await engine.recognize(r.jpeg);
     expect(ok.text).toMatch(/BALANCE DUE/);
+  });
+});
+
+describe("header re-read", () => {
+  const line = (text: string, confidence: number, y0: number, y1: number): OcrLine => ({ text, confidence, bbox: { x0: 10, x1: 500, y0, y1 } });
+  const body = (from: number, n: number): OcrLine[] => Array.from({ length: n }, (_, i) => line(`Item ${i} 1.00`, 90, from + i * 40, from + i * 40 + 30));
+
+  it("picks a large, doubtful name line at the top and a strip scale that shrinks it to body size", () => {
+    const lines = [line("SANYO STATIONERY SHOP", 80, 20, 80), ...body(100, 10)];
+    const band = headerBand(lines, 2000);
+    expect(band?.lines).toEqual([0]);
+    expect(band?.top).toBe(0);
+    expect(band?.bottom).toBe(140);
+    for (const s of band!.scales) expect(s).toBeLessThan(0.6);
+  });
+
+  it("leaves receipts alone whose header is body-sized, confident, or low on the page", () => {
+    expect(headerBand([line("SHOP", 80, 20, 50), ...body(100, 10)], 2000)).toBeUndefined();
+    expect(headerBand([line("SANYU STATIONERY SHOP", 95, 20, 80), ...body(100, 10)], 2000)).toBeUndefined();
+    expect(headerBand([...body(0, 10), line("THANK YOU AGAIN", 60, 1800, 1860)], 2000)).toBeUndefined();
+  });
+
+  it("swaps in the more confident re-read of the overlapping line, in the text too", () => {
+    const lines = [line("SANYO STATIONERY SHOP", 80, 20, 80), line("NO. 31 JALAN SETIA", 90, 100, 130)];
+    const text = "SANYO  STATIONERY SHOP\nNO. 31 JALAN SETIA\n";
+    const merged = mergeHeader(text, lines, [0], [line("SANYU STATIONERY SHOP", 94, 25, 75), line("NO. 31 JALAN SETIA", 99, 100, 130)]);
+    expect(merged.text).toBe("SANYU STATIONERY SHOP\nNO. 31 JALAN SETIA\n");
+    expect(merged.lines[0]).toMatchObject({ text: "SANYU STATIONERY SHOP", confidence: 94, bbox: lines[0]!.bbox });
+    expect(merged.lines[1]).toBe(lines[1]);
+    // A re-read that is not clearly more confident keeps the first reading.
+    expect(mergeHeader(text, lines, [0], [line("SANYU STATIONERY SHOP", 81, 25, 75)]).text).toBe(text);
+  });
+
+  it("asks for one corrected read when recognised lines are far taller than the layout aimed for", () => {
+    const lines = (h: number): OcrLine[] => Array.from({ length: 8 }, (_, i) => line(`LINE ${i}`, 80, i * 100, i * 100 + h));
+    expect(rescaleFactor(lines(36), 28)).toBe(1);
+    expect(rescaleFactor(lines(46), 28)).toBe(1);
+    expect(rescaleFactor(lines(74), 28)).toBeCloseTo((28 * 1.2) / 74, 5);
+    // Too few confident lines to judge: leave it.
+    expect(rescaleFactor(lines(74).slice(0, 3), 28)).toBe(1);
+  });
+
+  it("maps strip coordinates back to the page", () => {
+    const band: HeaderBand = { top: 0, bottom: 200, scales: [0.5], lines: [0] };
+    expect(bandLinesToPage([line("X", 90, 10, 40)], band, 0.5)[0]!.bbox).toEqual({ x0: 20, x1: 1000, y0: 20, y1: 80 });
   });
 });

@@ -20,11 +20,12 @@ async function sampleJpeg(width = 600, height = 300): Promise<Buffer> {
 }
 
 describe("preprocessImage", () => {
-  it("produces an oriented grayscale PNG scaled up to the minimum long side", async () => {
+  it("produces an oriented grayscale PGM scaled up to the minimum long side", async () => {
     const out = await preprocessImage(await sampleJpeg(), { minLongSide: 1800 });
-    const meta = await sharp(out.png).metadata();
-    expect(meta.format).toBe("png");
-    expect(meta.channels).toBe(1);
+    const header = `P5\n${out.width} ${out.height}\n255\n`;
+    expect(out.pgm.subarray(0, header.length).toString("latin1")).toBe(header);
+    expect(out.pixels.length).toBe(out.width * out.height);
+    expect(out.pgm.length).toBe(header.length + out.width * out.height);
     expect(Math.max(out.width, out.height)).toBe(1800);
     expect(out.sourceFormat).toBe("jpeg");
   });

@@ -125,11 +125,33 @@ describe("parseReceipt", () => {
     expect(parseReceipt("99 SPEED MART 5/8 (519537-X)\nTOTAL 5.00", { today }).merchant.value).toBe("99 SPEED MART S/B");
   });
 
+  it("takes a bare 'Rounding' line a few cents from the total as the amount paid, even OCR-damaged", () => {
+    const text = "KEDAI RUNCIT MAJU\nMILO 1KG RM13.58\nTotal Sales (Inclusive GST) RM 13.58\nRounding Adjustment RM 02\nkounding RM 13.60\nCASH RM 14.00\nCHANGE RM 40";
+    expect(parseReceipt(text, { today }).total.value).toBe(1360);
+    // Far from the total it is not a rounding of it.
+    expect(parseReceipt(text.replace("kounding RM 13.60", "Rounding RM 16.60"), { today }).total.value).toBe(1358);
+  });
+
+  it("joins a short branch line to a top name that has no company suffix", () => {
+    const text = "KOPI DAN ROTI KITCH\nBANGSAR SOUTH\nGST Reg No: 001122334455\nTax Invoice\nTOTAL 12.00";
+    expect(parseReceipt(text, { today }).merchant.value).toBe("KOPI DAN ROTI KITCH BANGSAR SOUTH");
+    // A brand line above a full company name is not part of it.
+    const brand = "FRESH MOO\nLEMBU SUSU TRADING SDN BHD\nNO. 3, JALAN 2\nTOTAL 8.00";
+    expect(parseReceipt(brand, { today }).merchant.value).toBe("LEMBU SUSU TRADING SDN BHD");
+  });
+
+  it("prefers a shop name above the address to a company printed below it, even with a garbled 'owned by'", () => {
+    const text = "KEDAI BUKU CERIA SHOP\nNO. 12, JALAN MAWAR 3\n47000 SUNGAI BULOH\nTel: 03-1234 5678\nvned 8y :\nCERIA HOLDINGS SDN BHD (123456-K)\nTOTAL 9.90";
+    expect(parseReceipt(text, { today }).merchant.value).toBe("KEDAI BUKU CERIA SHOP");
+  });
+
   it("prefers the trading name over the company it is 'owned by'", () => {
     const text = "SANTO STATIONERY SHOP\nNO. 31G, JALAN SETIA\nTel: +603-3362 4137\nOwned By :\nSANTO SUPPLY SDN BHD (1135772-K)\nTAX INVOICE\nTotal 43.70";
     expect(parseReceipt(text, { today }).merchant.value).toBe("SANTO STATIONERY SHOP");
-    // Without the label the registered company still wins.
-    expect(parseReceipt(text.replace("Owned By :\n", ""), { today }).merchant.value).toBe("SANTO SUPPLY SDN BHD");
+    // Without the label (OCR often garbles it) the shop name above the address still wins...
+    expect(parseReceipt(text.replace("Owned By :\n", ""), { today }).merchant.value).toBe("SANTO STATIONERY SHOP");
+    // ...but a registered company at the top, above the address, beats a shop word further down.
+    expect(parseReceipt("SANTO SUPPLY SDN BHD\nNO. 31G, JALAN SETIA\nSANTO STATIONERY SHOP\nTotal 43.70", { today }).merchant.value).toBe("SANTO SUPPLY SDN BHD");
   });
 
   it("returns nulls, not errors, for text that is not a receipt", () => {
