@@ -12,9 +12,7 @@ const program = new Command();
 
 function load(): LoadedConfig {
   const opts = program.opts<{ config?: string; home?: string }>();
-  const env = { ...process.env };
-  if (opts.home) env["HEARTH_HOME"] = opts.home;
-  const loaded = loadConfig({ env, ...(opts.config ? { configFile: opts.config } : {}) });
+  const loaded = loadConfig({ ...(opts.config ? { configFile: opts.config } : {}), ...(opts.home ? { home: opts.home } : {}) });
   configureLogger({ level: loaded.config.log.level });
   return loaded;
 }

@@ -346,11 +346,13 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Explicit config file (CLI --config); overrides HEARTH_CONFIG. */
   configFile?: string;
+  /** Explicit data folder (CLI --home); overrides HEARTH_HOME. */
+  home?: string;
 }
 
 /** Read, merge and validate configuration from files and the environment. */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  const env = options.env ?? process.env;
+  const env = { ...(options.env ?? process.env), ...(options.home ? { HEARTH_HOME: options.home } : {}) };
   const explicit = options.configFile ?? env["HEARTH_CONFIG"];
   const configFile = resolve(explicit ?? platformConfigFile(env));
   let raw: unknown = {};
