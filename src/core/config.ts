@@ -352,7 +352,7 @@ export interface LoadConfigOptions {
 
 /** Read, merge and validate configuration from files and the environment. */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  const env = { ...(options.env ?? process.env), ...(options.home ? { HEARTH_HOME: options.home } : {}) };
+  const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env), ...(options.home ? { HEARTH_HOME: options.home } : {}) };
   const explicit = options.configFile ?? env["HEARTH_CONFIG"];
   const configFile = resolve(explicit ?? platformConfigFile(env));
   let raw: unknown = {};
