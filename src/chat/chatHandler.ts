@@ -69,7 +69,8 @@ export function createChatHandler(options: ChatHandlerOptions): (ctx: Context) =
     });
     const streaming = new StreamingReply(ctx, options.streaming(msg.transport));
     const typing = ctx.transport.setTyping?.(msg.chatId, true).catch(() => undefined);
-    const tools = options.tools?.(ctx);
+    const held: string[] = [];
+    const tools = watchHeldActions(options.tools?.(ctx), held);
     let text: string;
     try {
       const result = await model.chat({
@@ -89,5 +90,33 @@ export function createChatHandler(options: ChatHandlerOptions): (ctx: Context) =
     }
     store.append(msg.chatId, "assistant", text, null);
     await streaming.finish(text);
+    // An action a tool held for confirmation gets buttons, whatever the model wrote about it.
+    for (const id of held) {
+      await ctx.reply({
+        text: `Action ${id} is waiting for confirmation.`,
+        buttons: [
+          { label: "Confirm", command: `/confirm ${id}` },
+          { label: "Cancel", command: `/cancel ${id}` },
+        ],
+      });
+    }
   };
+}
+
+/** Wrap tools so results announcing a held action ("Needs confirmation, id N") are noticed. */
+function watchHeldActions(tools: Record<string, ModelFunction> | undefined, held: string[]): Record<string, ModelFunction> | undefined {
+  if (!tools) return undefined;
+  const out: Record<string, ModelFunction> = {};
+  for (const [name, fn] of Object.entries(tools)) {
+    out[name] = {
+      ...fn,
+      handler: async (params, signal) => {
+        const result = await fn.handler(params, signal);
+        const id = /Needs confirmation, id (\d+)/.exec(result)?.[1];
+        if (id && !held.includes(id)) held.push(id);
+        return result;
+      },
+    };
+  }
+  return out;
 }

@@ -101,6 +101,24 @@ describe("home automation through the app", () => {
     expect(t.texts().at(-1)).toMatch(/only for admins/);
   });
 
+  it("an action the model asks for that needs confirmation comes back with Confirm/Cancel buttons", async () => {
+    const t = new MemoryTransport();
+    const previous = engine.answer;
+    engine.answer = async (req) => `Done: ${await req.functions!["callService"]!.handler({ entity: "cover.garage_door", service: "open_cover" })}`;
+    try {
+      await rt.app.handle(inbound({ text: "open the garage", sender: ann, chatId: "console:ann" }), t);
+    } finally {
+      engine.answer = previous;
+    }
+    expect(ha.state("cover.garage_door")).toBe("closed");
+    const last = t.sent.at(-1)!;
+    const id = /Action (\d+) is waiting/.exec(last.reply.text)?.[1];
+    expect(id).toBeDefined();
+    expect(last.reply.buttons?.map((b) => b.command)).toEqual([`/confirm ${id}`, `/cancel ${id}`]);
+    await rt.app.handle(inbound({ text: `/confirm ${id}`, sender: ann, chatId: "console:ann" }), t);
+    expect(ha.state("cover.garage_door")).toBe("open");
+  });
+
   it("the token reached Home Assistant but never the model, trace, database or logs", () => {
     expect(ha.requests.some((r) => r.authorization === `Bearer ${token}`) || ha.wsAuthTokens.includes(token)).toBe(true);
     const everything = [

@@ -23,7 +23,8 @@ function runIncludesMatrixTests(argv: string[]): boolean {
   if (positional.length === 0) return true;
   return positional.some((f) => {
     const norm = f.replace(/^\.\//, "");
-    return matrixDir.includes(norm) || norm.includes("bots/matrix") || norm.includes("matrix");
+    // tests/app/matrixFlow.test.ts runs the whole app against Synapse too.
+    return matrixDir.includes(norm) || norm.includes("matrix") || "tests/app/".includes(norm) || norm.includes("tests/app");
   });
 }
 
