@@ -24,8 +24,12 @@ const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const rand = (n: number) => Array.from(randomBytes(n), (b) => ALNUM[b % ALNUM.length]).join("");
 const pasted = `ghp_${rand(36)}`; // GitHub token format: detected, never seen before
 const stored = `hs_${rand(30)}`; // already in the vault
-// Printed on a photographed receipt: letters and digits Tesseract does not confuse.
-const printed = Array.from(randomBytes(16), (b) => "ACDEFHJKMNPRTUVWXY3479"[b % 22]).join("");
+// Printed on a photographed receipt: random dictionary words, which OCR reads reliably (random
+// letter soup gets misread, and a misread canary would prove nothing).
+// (Space-separated like a passphrase: 40 of 40 such canaries were read exactly in a trial, where
+// hyphens and words starting with O sometimes came back as " - " or "0".)
+const WORDS = ["MAPLE", "RIVER", "STONE", "CLOUD", "TIGER", "PLANET", "GARDEN", "SILVER", "CANDLE", "FOREST", "WINTER", "BRIDGE", "MARKET", "PENCIL"];
+const printed = Array.from(randomBytes(4), (b) => WORDS[b % WORDS.length]).join(" ");
 const logs: string[] = [];
 let home: ReturnType<typeof tempHome>;
 let rt: Runtime;
@@ -96,11 +100,11 @@ describe("canary secrets", () => {
   }, 180_000);
 
   it("a secret printed on a photographed receipt is redacted in the OCR text before it is stored", async () => {
-    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="520"><rect width="100%" height="100%" fill="white"/>
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="560"><rect width="100%" height="100%" fill="white"/>
       <g font-family="DejaVu Sans Mono" font-size="34" fill="black">
       <text x="40" y="70">CORNER PHARMACY</text><text x="40" y="140">DATE 03/14/2026</text>
-      <text x="40" y="210">MEMBER ${printed}</text><text x="40" y="280">ASPIRIN 81MG    12.34</text>
-      <text x="40" y="350">TOTAL          $12.34</text></g></svg>`;
+      <text x="40" y="210">MEMBER ID</text><text x="40" y="280">${printed}</text><text x="40" y="350">ASPIRIN 81MG    12.34</text>
+      <text x="40" y="420">TOTAL          $12.34</text></g></svg>`;
     const image = join(home.dir, "receipt.png");
     await sharp(Buffer.from(svg)).png().toFile(image);
     const input = new PassThrough();
