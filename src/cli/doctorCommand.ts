@@ -77,7 +77,17 @@ export async function runDoctor(loaded: LoadedConfig): Promise<{ checks: Check[]
       checks.push({ name: "model", status: "fail", detail: err instanceof HearthError ? err.userMessage : String(err) });
     }
   } else {
-    checks.push({ name: "model", status: "info", detail: `OpenAI-compatible server at ${config.llm.openai.baseUrl} (model "${config.llm.openai.model}")` });
+    // Only the model list is asked for, without the API key: enough to tell "up" from "down".
+    const base = config.llm.openai.baseUrl.replace(/\/+$/, "");
+    const reach = await fetch(`${base}/models`, { signal: AbortSignal.timeout(3000) }).then(
+      (r) => (r.ok || r.status === 401 || r.status === 403 ? "answering" : `answered HTTP ${r.status}`),
+      (err: unknown) => `not reachable (${(err as Error).name === "TimeoutError" ? "no answer in 3 s" : ((err as { cause?: { code?: string } }).cause?.code ?? "error")})`,
+    );
+    checks.push({
+      name: "model",
+      status: reach === "answering" ? "ok" : "fail",
+      detail: `OpenAI-compatible server at ${base} (model "${config.llm.openai.model}") is ${reach}${reach === "answering" ? "" : ": start it or fix llm.openai.baseUrl"}`,
+    });
   }
 
   // Keychain: probing asks the Secret Service for a dummy entry; it never creates anything.

@@ -20,6 +20,20 @@ function hearth(args: string[], opts: { input?: string; env?: Record<string, str
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/** Like {@link hearth}, without blocking the event loop (the test itself serves HTTP). */
+function hearthAsync(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, HEARTH_HOME: join(dir, "data"), HEARTH_CONFIG: join(dir, "config.yaml"), HEARTH_MODEL: model, CI: "true", ...env },
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += String(d)));
+    child.stderr.on("data", (d) => (err += String(d)));
+    child.on("close", (code) => resolvePromise({ code, out, err }));
+  });
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "hearth-cli-"));
   model = join(dir, "tiny.gguf");
@@ -107,6 +121,28 @@ describe("hearth CLI", () => {
     expect(byName.get("model fit")?.detail).toContain(model);
     expect(byName.get("keychain")).toBeDefined();
     expect(byName.get("people")?.detail).toContain("ann (admin)");
+  });
+
+  it("doctor checks an OpenAI-compatible server is answering", async () => {
+    const { createServer } = await import("node:http");
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === "/v1/models" ? 200 : 404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ data: [{ id: "m" }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const up = await hearthAsync(["doctor", "--json"], { HEARTH_LLM_BACKEND: "openai", HEARTH_OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` });
+      const model = (JSON.parse(up.out) as { checks: Array<{ name: string; status: string; detail: string }> }).checks.find((c) => c.name === "model");
+      expect(model).toMatchObject({ status: "ok" });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const down = hearth(["doctor", "--json"], { env: { HEARTH_LLM_BACKEND: "openai", HEARTH_OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` } });
+    expect(down.code).toBe(1);
+    const model = (JSON.parse(down.out) as { checks: Array<{ name: string; status: string; detail: string }> }).checks.find((c) => c.name === "model");
+    expect(model?.status).toBe("fail");
+    expect(model?.detail).toMatch(/not reachable/);
   });
 
   it("a bad config is reported with the key and exits non-zero", () => {
