@@ -53,9 +53,13 @@ function renderBlock(token: Token, inQuote: boolean): string {
     }
     case "code": {
       const t = token as Tokens.Code;
-      const lang = (t.lang ?? "").trim().split(/\s+/)[0] ?? "";
-      const cls = /^[\w#+.-]{1,32}$/.test(lang) ? ` class="language-${escapeHtml(lang)}"` : "";
-      return `<pre><code${cls}>${escapeHtml(t.text)}</code></pre>`;
+      const info = (t.lang ?? "").trim();
+      const isLanguage = /^[\w#+.-]{1,32}$/.test(info);
+      const cls = isLanguage ? ` class="language-${escapeHtml(info)}"` : "";
+      // An info string that is not a language name ("```see http://x") is text the author wrote:
+      // keep it visible instead of letting the fence swallow it.
+      const text = info && !isLanguage ? `${info}\n${t.text}` : t.text;
+      return `<pre><code${cls}>${escapeHtml(text)}</code></pre>`;
     }
     case "blockquote": {
       const t = token as Tokens.Blockquote;

@@ -41,6 +41,11 @@ describe("markdownToTelegramHtml", () => {
     expect(q.entities.filter((e) => e.type === "blockquote")).toHaveLength(1);
   });
 
+  it("keeps a fence's info string visible when it is not a language name", () => {
+    expect(visible("```http://x.y").text).toContain("http://x.y");
+    expect(visible("```ts\nlet a = 1;\n```").text).not.toContain("ts\n");
+  });
+
   it("always produces HTML Telegram accepts, whose visible text keeps every letter (property)", () => {
     // No "(" / ")" (a link shows only its label) and fences end their line (an info string is hidden).
     const piece = fc.constantFrom("*", "_", "`", "```\n", "[", "]", "<", ">", "&", "#", "-", "~", "\\", "|", "\n", "\n\n", " ", "word", "1.", "> ", "http://x.y", "&amp;", "<b>", "😀");
