@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { LoadedConfig } from "../core/config.ts";
+import { maxImageBytes, type LoadedConfig } from "../core/config.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Transport } from "../core/transport.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -36,7 +36,7 @@ export async function createMatrixTransport(loaded: LoadedConfig, vault: Vault):
     mentionNames: [loaded.config.botName],
     streamEdits: m.streamEdits,
     editIntervalMs: m.editIntervalMs,
-    maxImageBytes: loaded.config.receipts.maxImageMB * 1024 * 1024,
+    maxImageBytes: maxImageBytes(loaded.config),
     ...(m.keyBackup
       ? {
           keyBackup: {

@@ -1,6 +1,6 @@
 import type { Feature } from "./hearthApp.ts";
 import type { Command } from "../core/commands.ts";
-import type { HearthConfig } from "../core/config.ts";
+import { maxImageBytes, type HearthConfig } from "../core/config.ts";
 import type { Context } from "../core/context.ts";
 import { InputError } from "../core/errors.ts";
 import { handleReceiptCommand, RECEIPT_USAGE } from "../receipts/receiptCommands.ts";
@@ -28,7 +28,7 @@ export interface ReceiptsFeatureOptions {
 /** Receipts in the app: photos become ledger entries; `/receipts`, `/edit`, `/hsa`, … */
 export function receiptsFeature(options: ReceiptsFeatureOptions): Feature {
   const { config, service } = options;
-  const maxBytes = config.receipts.maxImageMB * 1024 * 1024;
+  const maxBytes = maxImageBytes(config);
   const allowedHere = (ctx: Context) => {
     if (ctx.msg.transport === "telegram" && !config.telegram.allowReceipts) {
       throw new InputError("RECEIPTS_OFF_HERE", "Receipts are kept off Telegram in this household (it is not end-to-end encrypted). Send the photo over Matrix or use `hearth receipts add` at home.");

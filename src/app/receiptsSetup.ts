@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import type { HearthConfig, HearthPaths } from "../core/config.ts";
+import { maxImageBytes, type HearthConfig, type HearthPaths } from "../core/config.ts";
 import { OcrEngine, type OcrResult, type RecognizeOptions } from "../ocr/ocrEngine.ts";
 import { Ledger } from "../receipts/ledger.ts";
 import { llmAssistFromEngine } from "../receipts/parseReceipt.ts";
@@ -44,7 +44,7 @@ export async function openReceipts(options: OpenReceiptsOptions): Promise<{ serv
   const workers = config.receipts.ocrWorkers || Math.min(availableParallelism(), 4);
   const ocr = new OcrEngine({
     workers,
-    preprocess: { maxBytes: config.receipts.maxImageMB * 1024 * 1024, maxPixels: config.receipts.maxMegapixels * 1_000_000 },
+    preprocess: { maxBytes: maxImageBytes(config), maxPixels: config.receipts.maxMegapixels * 1_000_000 },
   });
   // OCR text is user content like any message: secrets in a photographed letter or screenshot are
   // replaced by their handles before the text is parsed, stored in the ledger or shown to the model.

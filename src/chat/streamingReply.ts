@@ -58,9 +58,8 @@ export class StreamingReply {
     this.#text = finalText;
     if (this.#sent?.edit) {
       if (this.#shown !== finalText) await this.#sent.edit(finalText);
-    } else if (!this.#sent) {
-      await this.#ctx.reply({ text: finalText, markdown: true });
-    } else if (this.#shown !== finalText) {
+    } else if (!this.#sent || this.#shown !== finalText) {
+      // Not sent yet, or sent by a transport that cannot edit: the whole answer goes out once more.
       await this.#ctx.reply({ text: finalText, markdown: true });
     }
     this.#shown = finalText;

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { LoadedConfig } from "../core/config.ts";
+import { maxImageBytes, type LoadedConfig } from "../core/config.ts";
 import { InputError } from "../core/errors.ts";
 import { effectivePeople } from "../app/hearthApp.ts";
 import { openVault } from "../app/openVault.ts";
@@ -36,7 +36,7 @@ export async function receiptsAdd(loaded: LoadedConfig, files: string[], opts: {
     const outcomes = await addFiles(service, files, {
       patient,
       ...(opts.force ? { force: true } : {}),
-      maxBytes: loaded.config.receipts.maxImageMB * 1024 * 1024,
+      maxBytes: maxImageBytes(loaded.config),
       onProgress: (done, total, last) => bar?.update(done, total, last.file.split("/").pop()),
     });
     bar?.stop();

@@ -204,6 +204,11 @@ export const configSchema = z.strictObject({
   people: z.array(person).default([]),
 });
 
+/** The upload limit in bytes (`receipts.maxImageMB`), shared by every transport and the OCR checks. */
+export function maxImageBytes(config: HearthConfig): number {
+  return config.receipts.maxImageMB * 1024 * 1024;
+}
+
 /** Validated configuration with every default filled in. */
 export type HearthConfig = z.infer<typeof configSchema>;
 
