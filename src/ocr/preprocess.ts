@@ -212,6 +212,76 @@ export function analyseLayout(data: Uint8Array, width: number, height: number, c
   return { crop, lineHeight };
 }
 
+/** Colour saturation (max − min channel, 0..255) from which a pixel counts as a coloured mark. */
+const MARK_SATURATION = 64;
+
+/** Median of a 256-bin histogram holding `total` samples. */
+function histogramMedian(hist: Uint32Array, total: number): number {
+  let m = 0;
+  for (let acc = 0; m < 255 && acc + hist[m]! < total / 2; m++) acc += hist[m]!;
+  return m;
+}
+
+/**
+ * Whether a colour photo has coloured marks worth removing, judged on a small thumbnail (JPEG
+ * shrink-on-load makes it nearly free): strongly coloured pixels over 0.1% of the picture, and
+ * neutral dark print (over 0.2%) besides them, so that a receipt printed only in colour (a blue or
+ * purple ribbon) keeps its text.
+ */
+async function hasColourMarks(input: Buffer, maxPixels: number): Promise<boolean> {
+  const thumb = await sharp(input, { limitInputPixels: maxPixels }).resize({ width: 256, withoutEnlargement: true }).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = thumb;
+  const n = info.width * info.height;
+  const hist = new Uint32Array(256);
+  for (let j = 0; j + 2 < data.length; j += info.channels) hist[Math.max(data[j]!, data[j + 1]!, data[j + 2]!)]!++;
+  const paper = histogramMedian(hist, n);
+  let coloured = 0;
+  let neutralInk = 0;
+  for (let j = 0; j + 2 < data.length; j += info.channels) {
+    const max = Math.max(data[j]!, data[j + 1]!, data[j + 2]!);
+    const sat = max - Math.min(data[j]!, data[j + 1]!, data[j + 2]!);
+    if (sat >= MARK_SATURATION) coloured++;
+    else if (sat < MARK_SATURATION / 2 && max < paper * 0.75) neutralInk++;
+  }
+  return coloured > 0.001 * n && neutralInk > 0.002 * n;
+}
+
+/**
+ * Decode, apply the EXIF orientation and convert to one grey channel. In a colour photo, strongly
+ * coloured pixels (a red PAID stamp across the shop name, a highlighter stroke, a blue pen tick)
+ * become paper (or their brightest channel where that is lighter): in plain grey they
+ * are mid-grey blobs that Tesseract reads as characters or that swallow the print under them.
+ * Printed text is black or a weak purple/blue (thermal and dot-matrix ribbons), far below this
+ * saturation, and black print on top of a stamp stays dark in every channel, so it survives.
+ */
+async function decodeGrey(input: Buffer, maxPixels: number, colour: boolean): Promise<{ data: Buffer; info: OutputInfo }> {
+  const decoder = sharp(input, { limitInputPixels: maxPixels, failOn: "warning" }).rotate();
+  // Decoding colour costs far more than grey (a JPEG's grey is its luma plane as stored), so a
+  // thumbnail (JPEG shrink-on-load makes it nearly free) first tells whether there are marks at all.
+  if (!colour || !(await hasColourMarks(input, maxPixels))) return decoder.grayscale().raw().toBuffer({ resolveWithObject: true });
+  const rgb = await decoder.removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = rgb.info;
+  const grey = await sharp(rgb.data, { raw: { width, height, channels } }).grayscale().extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  const c = rgb.data;
+  const g = grey.data;
+  const hist = new Uint32Array(256);
+  for (let i = 0; i < g.length; i++) hist[g[i]!]!++;
+  const paper = histogramMedian(hist, g.length);
+  for (let i = 0, j = 0; i < g.length; i++, j += channels) {
+    const r = c[j]!;
+    const gr = c[j + 1]!;
+    const b = c[j + 2]!;
+    const max = r > gr ? (r > b ? r : b) : gr > b ? gr : b;
+    const min = r < gr ? (r < b ? r : b) : gr < b ? gr : b;
+    // Paper, not just the brightest channel: a stamp's ink dims that channel too, and its ghost
+    // would still catch the contrast stretch and the line finder. Widening the mask to catch the
+    // weakly coloured outline JPEG leaves (colour is stored at half resolution) was tried and
+    // erased black print next to the stamp, which carries the same colour bleed.
+    if (max - min >= MARK_SATURATION) g[i] = max > paper ? max : paper;
+  }
+  return grey;
+}
+
 /**
  * Validate and prepare an uploaded receipt photo for OCR: sniff the real format, enforce size and
  * pixel limits before decoding, apply the EXIF orientation, convert to grayscale, crop to the
@@ -259,7 +329,7 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
     // failOn "warning" makes libvips reject truncated JPEG/PNG data instead of returning grey.
     // One full decode serves both the layout analysis and the output: for JPEG a shrink-on-load
     // second decode measured slower than cropping this buffer.
-    const oriented = await sharp(input, { limitInputPixels: maxPixels, failOn: "warning" }).rotate().grayscale().raw().toBuffer({ resolveWithObject: true });
+    const oriented = await decodeGrey(input, maxPixels, (meta.channels ?? 1) >= 3 && meta.space !== "b-w");
     if (options.signal?.aborted) throw new AbortedError({ cause: options.signal.reason });
     const ow = oriented.info.width;
     const oh = oriented.info.height;

@@ -1,3 +1,4 @@
+import { correctName } from "./lexicon.ts";
 import { z } from "zod";
 import { findAmounts, fixDigitConfusions, type AmountMatch } from "./parseAmount.ts";
 import { findDates, type DateOrder } from "./parseDate.ts";
@@ -441,7 +442,7 @@ function findMerchant(rawLines: string[]): Field<string> {
   const head = cands[0];
   const choice = (owned && head && head.index < withEntity.index && head.legal ? head : undefined) ?? withEntity ?? cands.find((c) => c.legal && c.index <= 4) ?? cands[0]!;
   const confidence = withEntity ? 0.85 : choice.legal ? 0.75 : choice.index <= 1 ? 0.65 : 0.45;
-  return { value: choice.text.replace(/\s+/g, " "), confidence, source: "ocr", evidence: top[choice.index] ?? choice.text };
+  return { value: correctName(choice.text.replace(/\s+/g, " ")), confidence, source: "ocr", evidence: top[choice.index] ?? choice.text };
 }
 
 // ---------------------------------------------------------------------------------------------

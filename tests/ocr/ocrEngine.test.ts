@@ -71,6 +71,14 @@ describe("OcrEngine (real tesseract.js)", () => {
     }
   });
 
+  it("reads the shop name through a red PAID stamp inked across it", { timeout: 120_000 }, async () => {
+    const r = await renderUsReceipt("pharmacy", { seed: 3, stamp: true });
+    const parsed = parseReceipt((await engine.recognize(r.jpeg)).text);
+    expect(parsed.merchant.value).toBe(r.truth.merchant);
+    expect(parsed.total.value).toBe(r.truth.totalCents);
+    expect(parsed.date.value).toBe(r.truth.dateIso);
+  });
+
   it("says 'no text' for a blank image and a photo-like picture, and keeps working", { timeout: 120_000 }, async () => {
     const blank = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#7a9" } }).jpeg().toBuffer();
     // Photo-like: smooth blobs of colour and noise, no glyphs (a stand-in for "a picture of a cat").

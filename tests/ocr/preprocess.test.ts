@@ -2,6 +2,14 @@ import { describe, it, expect } from "vitest";
 import sharp from "sharp";
 import { preprocessImage } from "../../src/ocr/preprocess.ts";
 import { InputError } from "../../src/core/errors.ts";
+import { renderUsReceipt } from "../fixtures/receipts/renderUsReceipt.ts";
+
+/** Pixels darker than mid-grey. */
+function darkPixels(pixels: Uint8Array): number {
+  let n = 0;
+  for (const v of pixels) if (v < 128) n++;
+  return n;
+}
 
 async function rejection(p: Promise<unknown>): Promise<InputError> {
   try {
@@ -20,6 +28,23 @@ async function sampleJpeg(width = 600, height = 300): Promise<Buffer> {
 }
 
 describe("preprocessImage", () => {
+  it("turns a red PAID stamp into paper and keeps the black print under it", async () => {
+    const clean = await renderUsReceipt("pharmacy", { degrade: false });
+    const stamped = await renderUsReceipt("pharmacy", { degrade: false, stamp: true });
+    // The stamp is heavy: in plain grey it adds over half as many dark pixels again.
+    const grey = async (jpeg: Buffer): Promise<number> => darkPixels(await sharp(jpeg).grayscale().raw().toBuffer());
+    expect(await grey(stamped.jpeg)).toBeGreaterThan(1.5 * (await grey(clean.jpeg)));
+    const a = darkPixels((await preprocessImage(clean.jpeg)).pixels);
+    const b = darkPixels((await preprocessImage(stamped.jpeg)).pixels);
+    expect(Math.abs(b - a) / a).toBeLessThan(0.1);
+  });
+
+  it("keeps the text of a receipt printed in colour (a blue ribbon is print, not a mark)", async () => {
+    const black = darkPixels((await preprocessImage((await renderUsReceipt("copay", { degrade: false })).jpeg)).pixels);
+    const blue = darkPixels((await preprocessImage((await renderUsReceipt("copay", { degrade: false, ink: "#2a3cc8" })).jpeg)).pixels);
+    expect(blue).toBeGreaterThan(0.8 * black);
+  });
+
   it("produces an oriented grayscale PGM scaled up to the minimum long side", async () => {
     const out = await preprocessImage(await sampleJpeg(), { minLongSide: 1800 });
     const header = `P5\n${out.width} ${out.height}\n255\n`;

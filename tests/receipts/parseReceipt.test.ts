@@ -125,6 +125,12 @@ describe("parseReceipt", () => {
     expect(parseReceipt("99 SPEED MART 5/8 (519537-X)\nTOTAL 5.00", { today }).merchant.value).toBe("99 SPEED MART S/B");
   });
 
+  it("repairs a look-alike letter in a dictionary word of the name, but not in a brand", () => {
+    const p = parseReceipt("GARDENIA BAKERLES (KL) SDN BHD (139386 X)\nLot 3, Jalan Pelabur 23/1,\n40300 Shah Alam, Selangor.\nTOTAL RM 12.50");
+    expect(p.merchant.value).toBe("GARDENIA BAKERIES (KL) SDN BHD");
+    expect(parseReceipt("SANYU STATIONERY SHOP\nNO. 31G&33G, JALAN SETIA INDAH\nTOTAL 5.00").merchant.value).toBe("SANYU STATIONERY SHOP");
+  });
+
   it("takes a bare 'Rounding' line a few cents from the total as the amount paid, even OCR-damaged", () => {
     const text = "KEDAI RUNCIT MAJU\nMILO 1KG RM13.58\nTotal Sales (Inclusive GST) RM 13.58\nRounding Adjustment RM 02\nkounding RM 13.60\nCASH RM 14.00\nCHANGE RM 40";
     expect(parseReceipt(text, { today }).total.value).toBe(1360);
