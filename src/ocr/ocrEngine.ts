@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import sharp from "sharp";
-import { createScheduler, createWorker, type Scheduler, type Worker, type Page } from "tesseract.js";
+import { createScheduler, createWorker, type Scheduler, type Worker, type Page, type WorkerParams } from "tesseract.js";
 import { AbortedError, InputError, ServiceError } from "../core/errors.ts";
 import { getLogger } from "../core/logger.ts";
 import { preprocessImage, DEFAULT_TARGET_LINE_HEIGHT, type PreprocessOptions, type PreprocessedImage } from "./preprocess.ts";
@@ -73,6 +73,21 @@ export function tesseractWorkerOptions(langPath: string): { langPath: string; ca
     throw new ServiceError("OCR_LANG_MISSING", `OCR language data not found in ${langPath}; run \`npm ci\` so @tesseract.js-data/eng is installed.`);
   }
   return { langPath, cacheMethod: "none", gzip: true, logger: () => {} };
+}
+
+/**
+ * The Tesseract parameters every pool worker runs with. Exported so the OCR benchmark can time
+ * bare recognition under exactly the same settings.
+ */
+export function tesseractParameters(pageSegMode: string): Partial<WorkerParams> {
+  return {
+    tessedit_pageseg_mode: pageSegMode as WorkerParams["tessedit_pageseg_mode"],
+    preserve_interword_spaces: "1",
+    user_defined_dpi: "300",
+    // Tesseract prints diagnostics ("Detected N diacritics", "Empty page!!") to stderr, which
+    // would interleave with the console chat and CLI output; Hearth reports outcomes itself.
+    debug_file: "/dev/null",
+  } as Partial<WorkerParams>;
 }
 
 /**
@@ -296,14 +311,7 @@ export class OcrEngine {
         for (let i = 0; i < this.#size; i++) {
           // OEM 1 = LSTM only: matches the best_int model and the smaller wasm core.
           const worker = await createWorker("eng", 1, opts);
-          await worker.setParameters({
-            tessedit_pageseg_mode: (this.#options.pageSegMode ?? "6") as never,
-            preserve_interword_spaces: "1",
-            user_defined_dpi: "300",
-            // Tesseract prints diagnostics ("Detected N diacritics", "Empty page!!") to stderr, which
-            // would interleave with the console chat and CLI output; Hearth reports outcomes itself.
-            debug_file: "/dev/null",
-          });
+          await worker.setParameters(tesseractParameters(this.#options.pageSegMode ?? "6"));
           workers.push(worker);
           scheduler.addWorker(worker);
         }
@@ -352,6 +360,7 @@ export class OcrEngine {
       ({ text, lines } = mergeHeader(text, lines, band.lines, reread));
     }
     const result: OcrResult = { text, confidence: page.confidence ?? 0, lines, millis: performance.now() - started };
+    log.debug({ millis: Math.round(result.millis), width: image.width, height: image.height, rescaled: rescale !== 1, headerReads: band?.scales.length ?? 0, lines: lines.length }, "OCR done");
     if (!options.allowEmpty && !hasReadableText(result)) {
       throw new InputError("OCR_NO_TEXT", "I couldn't find any readable text in that picture. If it is a receipt, take the photo straight on, in good light, with the receipt filling the frame.");
     }
