@@ -31,12 +31,15 @@ function parseYear(y: string | undefined): number | undefined {
 export async function receiptsAdd(loaded: LoadedConfig, files: string[], opts: { patient?: string; json?: boolean; force?: boolean }): Promise<void> {
   const people = effectivePeople(loaded.config);
   const patient = opts.patient ? (people.byName(opts.patient)?.name ?? opts.patient) : (people.list.find((p) => p.role === "admin") ?? people.list[0]!).name;
-  await withReceipts(loaded, async ({ service }) => {
+  await withReceipts(loaded, async ({ service, ocr }) => {
     const bar = !opts.json && files.length > 1 ? createProgressBar("Filing receipts") : undefined;
     const outcomes = await addFiles(service, files, {
       patient,
       ...(opts.force ? { force: true } : {}),
       maxBytes: maxImageBytes(loaded.config),
+      // Two photos per OCR worker in flight (one recognising, one being decoded and prepared),
+      // as in bench:ocr; they are still filed in command-line order.
+      concurrency: 2 * ocr.size,
       onProgress: (done, total, last) => bar?.update(done, total, last.file.split("/").pop()),
     });
     bar?.stop();

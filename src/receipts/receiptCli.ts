@@ -1,7 +1,7 @@
 import { readFile, writeFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { HearthError, InputError } from "../core/errors.ts";
-import type { ReceiptService } from "./receiptService.ts";
+import type { ReadReceipt, ReceiptService } from "./receiptService.ts";
 import { receiptLine } from "./receiptService.ts";
 import { exportCsv, exportZip, exportPdf } from "./export.ts";
 import { pickReceipts } from "./pickReceipts.ts";
@@ -23,34 +23,56 @@ export type AddProgress = (done: number, total: number, last: AddFileOutcome) =>
 const CLI_MAX_BYTES = 25 * 1024 * 1024;
 
 /**
- * `hearth receipts add FILE...`: file each image; one bad file never stops the batch. Returns
- * every file's outcome (print them, or `JSON.stringify` them with `--json`).
+ * `hearth receipts add FILE...`: file each image; one bad file never stops the batch. Up to
+ * `concurrency` photos are read at once (give it the OCR pool's size, so every worker is busy),
+ * and they are filed strictly in the order given, so receipt numbers follow the command line.
+ * Returns every file's outcome (print them, or `JSON.stringify` them with `--json`).
  */
 export async function addFiles(
   service: ReceiptService,
   files: string[],
-  options: { patient: string; force?: boolean; onProgress?: AddProgress; signal?: AbortSignal; maxBytes?: number },
+  options: { patient: string; force?: boolean; onProgress?: AddProgress; signal?: AbortSignal; maxBytes?: number; concurrency?: number },
 ): Promise<AddFileOutcome[]> {
-  const out: AddFileOutcome[] = [];
-  for (const file of files) {
-    if (options.signal?.aborted) break;
-    let result: AddFileOutcome;
+  const limit = options.maxBytes ?? CLI_MAX_BYTES;
+  const failed = (file: string, err: unknown): AddFileOutcome => {
+    const message = err instanceof HearthError ? err.userMessage : (err as NodeJS.ErrnoException).code === "ENOENT" ? `${file} does not exist.` : `Unexpected error: ${(err as Error).message}`;
+    return { file, outcome: err instanceof HearthError ? "rejected" : "error", message };
+  };
+  /** Read one file and OCR it; never rejects (a failure is an outcome). */
+  const prepare = async (file: string): Promise<{ bytes: Uint8Array; read: ReadReceipt } | AddFileOutcome> => {
     try {
       const info = await stat(file);
-      const limit = options.maxBytes ?? CLI_MAX_BYTES;
       if (!info.isFile()) throw new InputError("CLI_NOT_A_FILE", `${file} is not a file.`);
       if (info.size > limit) throw new InputError("IMAGE_TOO_LARGE", `${path.basename(file)} is ${Math.round(info.size / 1048576)} MB; the limit is ${Math.round(limit / 1048576)} MB.`);
       const bytes = await readFile(file);
-      const reply = await service.handleImage(bytes, {
-        patient: options.patient,
-        source: { transport: "cli", message: path.resolve(file) },
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.force ? { force: true } : {}),
-      });
-      result = { file, outcome: reply.outcome === "discarded" ? "rejected" : reply.outcome, message: reply.text, ...(reply.receiptId !== undefined ? { receiptId: reply.receiptId } : {}) };
+      const read = await service.read(bytes, options.signal ? { signal: options.signal } : {});
+      if ("reply" in read) return { file, outcome: "rejected", message: read.reply.text };
+      return { bytes, read };
     } catch (err) {
-      const message = err instanceof HearthError ? err.userMessage : (err as NodeJS.ErrnoException).code === "ENOENT" ? `${file} does not exist.` : `Unexpected error: ${(err as Error).message}`;
-      result = { file, outcome: err instanceof HearthError ? "rejected" : "error", message };
+      return failed(file, err);
+    }
+  };
+  const ahead = Math.max(1, options.concurrency ?? 1);
+  const inFlight: Array<Promise<{ bytes: Uint8Array; read: ReadReceipt } | AddFileOutcome>> = [];
+  let started = 0;
+  const fill = (): void => {
+    while (started < files.length && inFlight.length < ahead && !options.signal?.aborted) inFlight.push(prepare(files[started++]!));
+  };
+  const out: AddFileOutcome[] = [];
+  fill();
+  while (inFlight.length > 0) {
+    const file = files[out.length]!;
+    const ready = await inFlight.shift()!;
+    fill();
+    let result: AddFileOutcome;
+    if ("outcome" in ready) result = ready;
+    else {
+      try {
+        const reply = service.fileRead(ready.bytes, ready.read, { patient: options.patient, source: { transport: "cli", message: path.resolve(file) }, ...(options.force ? { force: true } : {}) });
+        result = { file, outcome: reply.outcome === "discarded" ? "rejected" : reply.outcome, message: reply.text, ...(reply.receiptId !== undefined ? { receiptId: reply.receiptId } : {}) };
+      } catch (err) {
+        result = failed(file, err);
+      }
     }
     out.push(result);
     options.onProgress?.(out.length, files.length, result);

@@ -29,6 +29,13 @@ export interface ReceiptServiceOptions {
   pendingTtlMs?: number;
 }
 
+/** What {@link ReceiptService.read} found in a photo. */
+export interface ReadReceipt {
+  /** The OCR text (already redacted by the OCR wrapper when a vault is in use). */
+  text: string;
+  parsed: ParsedReceipt;
+}
+
 interface Pending {
   bytes: Uint8Array;
   parsed: ParsedReceipt;
@@ -78,21 +85,34 @@ export class ReceiptService {
    * what to send instead; only unexpected failures throw.
    */
   async handleImage(bytes: Uint8Array, ctx: { patient: string; source: ReceiptSource; signal?: AbortSignal; force?: boolean }): Promise<ServiceReply> {
-    let ocr: OcrResult;
-    let parsed: ParsedReceipt;
+    const read = await this.read(bytes, ctx.signal ? { signal: ctx.signal } : {});
+    return "reply" in read ? read.reply : this.fileRead(bytes, read, ctx);
+  }
+
+  /**
+   * The slow half of {@link handleImage}: OCR and parse, without touching the ledger, so a batch
+   * can read several photos at once (one per OCR worker) and still file them in order. A photo
+   * that cannot be read comes back as a `reply` saying what to send instead.
+   */
+  async read(bytes: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<ReadReceipt | { reply: ServiceReply }> {
     try {
-      ocr = await this.#opts.ocr.recognize(bytes, ctx.signal ? { signal: ctx.signal } : {});
-      parsed = await parseReceiptAssisted(ocr.text, {
+      const ocr = await this.#opts.ocr.recognize(bytes, options.signal ? { signal: options.signal } : {});
+      const parsed = await parseReceiptAssisted(ocr.text, {
         ...this.#opts.parse,
         ...(this.#opts.llmAssist ? { llmAssist: this.#opts.llmAssist } : {}),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
+      return { text: ocr.text, parsed };
     } catch (err) {
       if (err instanceof AbortedError) throw err;
-      if (err instanceof HearthError) return { text: err.userMessage, outcome: "rejected" };
+      if (err instanceof HearthError) return { reply: { text: err.userMessage, outcome: "rejected" } };
       throw err;
     }
-    return this.#file({ bytes, parsed, text: ocr.text, patient: ctx.patient, source: ctx.source, expires: 0 }, ctx.force ?? false);
+  }
+
+  /** The quick half of {@link handleImage}: file what {@link read} found (synchronous, so atomic). */
+  fileRead(bytes: Uint8Array, read: ReadReceipt, ctx: { patient: string; source: ReceiptSource; force?: boolean }): ServiceReply {
+    return this.#file({ bytes, parsed: read.parsed, text: read.text, patient: ctx.patient, source: ctx.source, expires: 0 }, ctx.force ?? false);
   }
 
   #file(p: Pending, force: boolean): ServiceReply {

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { truncateSync, writeFileSync, openSync, closeSync } from "node:fs";
+import { truncateSync, writeFileSync, openSync, closeSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { OcrEngine } from "../../src/ocr/ocrEngine.ts";
@@ -91,7 +91,6 @@ describe("ReceiptService + commands (real OCR, real ledger)", () => {
 
   it("CLI functions: batch add with progress (bad files don't stop it), list, export, pick", { timeout: 180_000 }, async () => {
     const dir = path.join(t.dir, "in");
-    const { mkdirSync } = await import("node:fs");
     mkdirSync(dir);
     const good = path.join(dir, "dental.jpg");
     writeFileSync(good, (await renderUsReceipt("dental", { seed: 9 })).jpeg);
@@ -118,5 +117,33 @@ describe("ReceiptService + commands (real OCR, real ledger)", () => {
     expect(picked.totalCents).toBeLessThanOrEqual(70000);
     expect(picked.ids.length).toBeGreaterThan(0);
     expect(() => pick(service, "abc")).toThrow(/not an amount/);
+  });
+
+  it("reads a batch several photos at a time but files it in command-line order, duplicates included", { timeout: 180_000 }, async () => {
+    const dir = path.join(t.dir, "batch");
+    mkdirSync(dir);
+    const copay = path.join(dir, "1-copay.jpg");
+    writeFileSync(copay, (await renderUsReceipt("copay", { seed: 21 })).jpeg);
+    const bad = path.join(dir, "2-bad.jpg");
+    writeFileSync(bad, "not a photo");
+    const eob = path.join(dir, "3-eob.jpg");
+    writeFileSync(eob, (await renderUsReceipt("eob", { seed: 22 })).jpeg);
+    const again = path.join(dir, "4-copay-again.jpg");
+    writeFileSync(again, (await renderUsReceipt("copay", { seed: 21 })).jpeg); // the same bytes
+    // A ledger of its own: the receipts above are on file in the shared one.
+    const own = (await openLedger(dir)).ledger;
+    const batchService = new ReceiptService({ ledger: own, ocr: engine, parse: { today: new Date("2025-01-01") } });
+    try {
+      const done: string[] = [];
+      const out = await addFiles(batchService, [copay, bad, eob, again], { patient: "Di", concurrency: 4, onProgress: (_n, _t, last) => done.push(path.basename(last.file)) });
+      expect(done).toEqual(["1-copay.jpg", "2-bad.jpg", "3-eob.jpg", "4-copay-again.jpg"]);
+      expect(out.map((o) => o.outcome)).toEqual(["filed", "rejected", "filed", "duplicate-image"]);
+      expect(out[2]!.receiptId).toBeGreaterThan(out[0]!.receiptId!);
+      expect(out[3]!.receiptId).toBe(out[0]!.receiptId);
+      expect(own.list().length).toBe(2);
+    } finally {
+      batchService.dispose();
+      own.dispose();
+    }
   });
 });
