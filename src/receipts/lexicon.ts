@@ -22,7 +22,7 @@ const LOOK_ALIKES: Record<string, string> = {
 let words: Set<string> | undefined;
 
 /**
- * The English word list (SCOWL via the `word-list` package, ~274,000 words), loaded on first use
+ * The English word list (the `word-list` package, ~274,000 words), loaded on first use
  * and kept: about 20 MB, read in ~0.1 s.
  */
 function lexicon(): Set<string> {
