@@ -87,7 +87,7 @@ export function tesseractParameters(pageSegMode: string): Partial<WorkerParams> 
     // Tesseract prints diagnostics ("Detected N diacritics", "Empty page!!") to stderr, which
     // would interleave with the console chat and CLI output; Hearth reports outcomes itself.
     debug_file: "/dev/null",
-  } as Partial<WorkerParams>;
+  };
 }
 
 /**

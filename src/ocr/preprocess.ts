@@ -71,6 +71,13 @@ export interface PageLayout {
   lineHeight: number;
 }
 
+/** Median of a 256-bin histogram holding `total` samples. */
+function histogramMedian(hist: ArrayLike<number>, total: number): number {
+  let m = 0;
+  for (let acc = 0; m < 255 && acc + hist[m]! < total / 2; m++) acc += hist[m]!;
+  return m;
+}
+
 /** Otsu's threshold of a 256-bin histogram. */
 function otsu(hist: Float64Array, total: number): number {
   let sum = 0;
@@ -146,9 +153,7 @@ export function analyseLayout(data: Uint8Array, width: number, height: number, c
   // Paper is the bulk of the image, so the median is the paper tone. Ink is anything clearly
   // darker: a fixed fraction of the paper tone catches faded thermal print that Otsu (pulled
   // toward a black scanner border) would miss; Otsu still decides when it is the looser cut.
-  let median = 0;
-  for (let acc = 0; median < 255 && acc + hist[median]! < (gw * gh) / 2; median++) acc += hist[median]!;
-  const t = Math.max(otsu(hist, gw * gh), Math.round(median * 0.8));
+  const t = Math.max(otsu(hist, gw * gh), Math.round(histogramMedian(hist, gw * gh) * 0.8));
   const ink = new Uint8Array(gw * gh);
   const rows = new Float64Array(gh);
   const cols = new Float64Array(gw);
@@ -214,13 +219,6 @@ export function analyseLayout(data: Uint8Array, width: number, height: number, c
 
 /** Colour saturation (max − min channel, 0..255) from which a pixel counts as a coloured mark. */
 const MARK_SATURATION = 64;
-
-/** Median of a 256-bin histogram holding `total` samples. */
-function histogramMedian(hist: Uint32Array, total: number): number {
-  let m = 0;
-  for (let acc = 0; m < 255 && acc + hist[m]! < total / 2; m++) acc += hist[m]!;
-  return m;
-}
 
 /**
  * Whether a colour photo has coloured marks worth removing, judged on a small thumbnail (JPEG

@@ -51,11 +51,10 @@ export function correctWord(word: string): string {
     }
   }
   if (found.size !== 1) return word;
-  const [fixed] = found as Set<string> & { size: 1 };
+  const fixed = [...found][0]!;
   const lower = word === word.toLowerCase();
   const capitalised = !lower && word.slice(1) === word.slice(1).toLowerCase();
-  const out = fixed!;
-  return lower ? out.toLowerCase() : capitalised ? out[0] + out.slice(1).toLowerCase() : out;
+  return lower ? fixed.toLowerCase() : capitalised ? fixed[0] + fixed.slice(1).toLowerCase() : fixed;
 }
 
 /** {@link correctWord} applied to each word of a business name, punctuation left in place. */

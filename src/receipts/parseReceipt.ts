@@ -1,8 +1,8 @@
-import { correctName } from "./lexicon.ts";
 import { z } from "zod";
 import { findAmounts, fixDigitConfusions, type AmountMatch } from "./parseAmount.ts";
 import { findDates, type DateOrder } from "./parseDate.ts";
 import { suggestCategory, type CategorySuggestion } from "./hsaCategory.ts";
+import { correctName } from "./lexicon.ts";
 import { isAbortError, AbortedError } from "../core/errors.ts";
 import { getLogger } from "../core/logger.ts";
 

@@ -24,7 +24,7 @@ const CLI_MAX_BYTES = 25 * 1024 * 1024;
 
 /**
  * `hearth receipts add FILE...`: file each image; one bad file never stops the batch. Up to
- * `concurrency` photos are read at once (give it the OCR pool's size, so every worker is busy),
+ * `concurrency` photos are read at once (at least the OCR pool's size, so every worker is busy),
  * and they are filed strictly in the order given, so receipt numbers follow the command line.
  * Returns every file's outcome (print them, or `JSON.stringify` them with `--json`).
  */

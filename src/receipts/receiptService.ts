@@ -91,7 +91,7 @@ export class ReceiptService {
 
   /**
    * The slow half of {@link handleImage}: OCR and parse, without touching the ledger, so a batch
-   * can read several photos at once (one per OCR worker) and still file them in order. A photo
+   * can read several photos at once (keeping every OCR worker busy) and still file them in order. A photo
    * that cannot be read comes back as a `reply` saying what to send instead.
    */
   async read(bytes: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<ReadReceipt | { reply: ServiceReply }> {
